@@ -1,0 +1,11 @@
+#pragma once
+// Each subcommand registers itself on the root CLI11 app; main() dispatches and reports errors.
+#include <CLI/CLI.hpp>
+
+namespace biascka::app {
+
+void add_info_command(CLI::App& root);
+void add_forward_command(CLI::App& root);
+void add_bench_command(CLI::App& root);
+
+}  // namespace biascka::app

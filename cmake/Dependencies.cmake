@@ -1,0 +1,79 @@
+# Finds the CPU-side dependencies. Every one is a Debian package (see scripts/setup-deps); on machines
+# without apt (the GPU host) the header-only ones come unpacked under BIASCKA_THIRD_PARTY.
+set(_tp "${BIASCKA_THIRD_PARTY}/usr")
+list(APPEND CMAKE_PREFIX_PATH "${_tp}" "${_tp}/share/cmake" "${_tp}/lib/cmake")
+
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Threads REQUIRED)
+
+# --- BLAS: OpenBLAS when present, else the internal blocked GEMM (engine/gemm.cpp) ---
+add_library(biascka_blas INTERFACE)
+set(BIASCKA_BLAS_NAME "internal")
+if(BIASCKA_OPENBLAS)
+  find_library(OPENBLAS_LIBRARY NAMES openblas)
+  find_path(OPENBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas x86_64-linux-gnu/openblas-pthread x86_64-linux-gnu)
+  if(OPENBLAS_LIBRARY AND OPENBLAS_INCLUDE_DIR)
+    target_link_libraries(biascka_blas INTERFACE ${OPENBLAS_LIBRARY})
+    target_include_directories(biascka_blas INTERFACE ${OPENBLAS_INCLUDE_DIR})
+    target_compile_definitions(biascka_blas INTERFACE BIASCKA_HAVE_OPENBLAS=1)
+    set(BIASCKA_BLAS_NAME "OpenBLAS")
+  endif()
+endif()
+
+# --- oneDNN: the fast CPU convolution path ---
+add_library(biascka_onednn INTERFACE)
+set(BIASCKA_HAVE_ONEDNN OFF)
+if(BIASCKA_ONEDNN)
+  find_package(dnnl CONFIG QUIET)
+  if(TARGET DNNL::dnnl)
+    target_link_libraries(biascka_onednn INTERFACE DNNL::dnnl)
+    target_compile_definitions(biascka_onednn INTERFACE BIASCKA_HAVE_ONEDNN=1)
+    set(BIASCKA_HAVE_ONEDNN ON)
+  endif()
+endif()
+
+# --- header-only: stb, CLI11, nlohmann/json ---
+find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb HINTS "${_tp}/include" REQUIRED)
+add_library(biascka_stb INTERFACE)
+target_include_directories(biascka_stb SYSTEM INTERFACE ${STB_INCLUDE_DIR})
+
+find_package(nlohmann_json 3 CONFIG QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(NLOHMANN_INCLUDE_DIR nlohmann/json.hpp HINTS "${_tp}/include" REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${NLOHMANN_INCLUDE_DIR})
+endif()
+
+find_package(CLI11 CONFIG QUIET)
+if(NOT TARGET CLI11::CLI11)
+  find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp HINTS "${_tp}/include" REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  target_include_directories(CLI11::CLI11 INTERFACE ${CLI11_INCLUDE_DIR})
+endif()
+
+# --- zlib: gzipped IDX files (optional: plain IDX files work without it) ---
+find_package(ZLIB QUIET)
+set(BIASCKA_HAVE_ZLIB ${ZLIB_FOUND})
+
+# --- tests and benchmarks ---
+if(BIASCKA_BUILD_TESTS)
+  find_package(GTest CONFIG QUIET)
+  if(NOT TARGET GTest::gtest_main)
+    # Debian's googletest package ships the sources; build them here (also how the GPU host gets them).
+    foreach(_src /usr/src/googletest "${_tp}/src/googletest")
+      if(EXISTS "${_src}/CMakeLists.txt" AND NOT TARGET gtest)
+        set(INSTALL_GTEST OFF CACHE BOOL "" FORCE)
+        set(BUILD_GMOCK OFF CACHE BOOL "" FORCE)
+        add_subdirectory("${_src}" "${CMAKE_BINARY_DIR}/googletest" EXCLUDE_FROM_ALL)
+        add_library(GTest::gtest_main ALIAS gtest_main)
+        add_library(GTest::gtest ALIAS gtest)
+      endif()
+    endforeach()
+  endif()
+  if(NOT TARGET GTest::gtest_main)
+    message(FATAL_ERROR "GoogleTest not found: apt-get install googletest libgtest-dev (or -DBIASCKA_BUILD_TESTS=OFF)")
+  endif()
+endif()
+if(BIASCKA_BUILD_BENCH)
+  find_package(benchmark CONFIG QUIET)
+endif()

@@ -1,0 +1,112 @@
+#include "engine/allocator.h"
+
+#include <cstdlib>
+
+#include "engine/error.h"
+
+namespace biascka {
+
+CachingAllocator::CachingAllocator(std::string name, RawAlloc raw_alloc, RawFree raw_free, Describe describe_oom,
+                                   size_t max_cached)
+    : name_(std::move(name)),
+      raw_alloc_(std::move(raw_alloc)),
+      raw_free_(std::move(raw_free)),
+      describe_oom_(std::move(describe_oom)),
+      max_cached_(max_cached) {}
+
+CachingAllocator::~CachingAllocator() {
+  // Blocks still live at exit belong to static tensors; leave them to the OS. Give back the cache.
+  std::lock_guard<std::mutex> lock(mu_);
+  release_cached_locked();
+}
+
+size_t CachingAllocator::round_size(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  constexpr size_t kSmall = 512, kMiB = size_t{1} << 20;
+  if (bytes <= kMiB) return (bytes + kSmall - 1) / kSmall * kSmall;
+  size_t pow = kMiB;
+  while (pow * 2 < bytes) pow *= 2;   // pow < bytes <= 2*pow
+  const size_t step = pow / 4;
+  return (bytes + step - 1) / step * step;
+}
+
+void* CachingAllocator::allocate(size_t bytes) {
+  const size_t size = round_size(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  void* p = nullptr;
+  auto it = free_.find(size);
+  if (it != free_.end() && !it->second.empty()) {
+    p = it->second.back();
+    it->second.pop_back();
+    ++stats_.cache_hits;
+  } else {
+    p = raw_alloc_(size);
+    if (!p) {  // maybe the cache holds what we need in other sizes: give it back and retry once
+      release_cached_locked();
+      p = raw_alloc_(size);
+    }
+    if (!p) {
+      fail(name_, ": out of memory allocating ", size, " bytes (", stats_.in_use, " bytes in use",
+           describe_oom_ ? ", " + describe_oom_(size) : std::string(), ")");
+    }
+    ++stats_.raw_allocs;
+    stats_.reserved += size;
+    if (stats_.reserved > stats_.peak_reserved) stats_.peak_reserved = stats_.reserved;
+  }
+  live_[p] = size;
+  stats_.in_use += size;
+  if (stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
+  return p;
+}
+
+void CachingAllocator::deallocate(void* p) {
+  if (!p) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(p);
+  if (it == live_.end()) return;  // not ours (never happens through Storage)
+  const size_t size = it->second;
+  live_.erase(it);
+  stats_.in_use -= size;
+  if (stats_.reserved - stats_.in_use > max_cached_) {
+    raw_free_(p);
+    stats_.reserved -= size;
+    return;
+  }
+  free_[size].push_back(p);
+}
+
+void CachingAllocator::release_cached_locked() {
+  for (auto& [size, blocks] : free_) {
+    for (void* p : blocks) {
+      raw_free_(p);
+      stats_.reserved -= size;
+    }
+  }
+  free_.clear();
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_cached_locked();
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void CachingAllocator::reset_peak() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.peak_in_use = stats_.in_use;
+  stats_.peak_reserved = stats_.reserved;
+}
+
+CachingAllocator& cpu_allocator() {
+  // 64-byte alignment: whole cache lines and aligned AVX-512 loads.
+  static CachingAllocator a(
+      "cpu", [](size_t n) { return std::aligned_alloc(64, (n + 63) / 64 * 64); }, [](void* p) { std::free(p); }, {},
+      size_t{2} << 30);
+  return a;
+}
+
+}  // namespace biascka

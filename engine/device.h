@@ -1,0 +1,41 @@
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace biascka {
+
+enum class DeviceType : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+
+  static Device cpu() { return {}; }
+  static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
+  bool is_cpu() const { return type == DeviceType::CPU; }
+  bool is_cuda() const { return type == DeviceType::CUDA; }
+  bool operator==(const Device&) const = default;
+  std::string str() const;  // "cpu", "cuda:0"
+
+  // "cpu", "cuda", "cuda:1". Throws on anything else. Does not check that the GPU exists.
+  static Device parse(std::string_view s);
+};
+
+// True when this binary was built with the CUDA backend.
+bool cuda_compiled();
+// Number of usable GPUs (0 when not compiled with CUDA or no driver/GPU).
+int cuda_device_count();
+// Throws a one-line error when `d` is a CUDA device that this build or machine cannot use.
+void require_device(const Device& d);
+
+}  // namespace biascka
+
+namespace biascka {
+// Raw memory on a device, through that device's caching allocator.
+void* device_allocate(Device d, size_t bytes);
+void device_free(Device d, void* p);
+// Copies between any two devices; synchronous with respect to the host for device->host copies.
+void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
+// Waits for all queued work on `d` (no-op on CPU).
+void device_synchronize(Device d);
+}  // namespace biascka
