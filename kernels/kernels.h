@@ -54,6 +54,16 @@ void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols, bool 
 void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, int64_t cols, bool log,
                       cudaStream_t s);
 
+// ---- objectives.cu ---- (CPU twin: losses/objectives.cpp cpu::objective_loss_grad)
+// One launch: per row the loss and dL/dinput (divided by rows); *loss = mean over rows, summed in a fixed
+// order in double. kind: 0 sce, 1 nll, 2 bce, 3 l1, 4 l2, 5 sos (losses::Kind).
+void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input, const int64_t* targets,
+                         int64_t rows, int64_t cols, float* grad, double* loss, cudaStream_t s);
+// Adds to counts[0..3]: correct predictions (argmax of logits == target), bias-aligned samples
+// (target == bias), correct aligned, correct conflicting. Integer atomics: exact and order-free.
+void accuracy_counts(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
+                     int64_t cols, int64_t* counts, cudaStream_t s);
+
 // ---- adam.cu ---- (CPU twin: engine/adam.cpp)
 struct AdamTensor {
   float* param;
