@@ -7,5 +7,7 @@ namespace biascka::app {
 void add_info_command(CLI::App& root);
 void add_forward_command(CLI::App& root);
 void add_bench_command(CLI::App& root);
+void add_train_command(CLI::App& root);
+void add_eval_command(CLI::App& root);
 
 }  // namespace biascka::app

@@ -1,0 +1,129 @@
+// `biascka cka`: layer-by-layer CKA matrices (the paper's Figure 1) from checkpoints or stored activations.
+#include "apps/cmd_cka.h"
+
+#include <cstdio>
+
+#include "apps/common.h"
+#include "cka/activations.h"
+#include "cka/output.h"
+#include "data/disent.h"
+#include "data/loader.h"
+#include "engine/error.h"
+#include "workflows/cka_model.h"
+
+namespace biascka::app {
+
+void add_cka_command(CLI::App& root) {
+  struct Opts {
+    std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
+    std::string estimator = "unbiased", kernel = "linear", device = "cpu", normalization;
+    int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
+    double rbf_threshold = 1.0;
+    bool full = false, quiet = false;
+    uint64_t seed = 0;
+    int image_size = 0, workers = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = root.add_subcommand(
+      "cka",
+      "Centered kernel alignment between every pair of layers (the paper's Figure 1), as Nguyen et al.'s minibatch\n"
+      "CKA: per batch, each layer's Gram is centred (U-centring for the unbiased HSIC1, HKH for the biased HSIC0)\n"
+      "and one product of the stacked Grams gives every pair's HSIC; sums over batches give CKA.\n"
+      "From models: streams --data once (or --epochs-over-data times, shuffled) through --checkpoint (and\n"
+      "--checkpoint-b for an A x B matrix) in evaluation mode. From activations: --activations FILE.safetensors,\n"
+      "every tensor one layer with samples on its first axis (as `biascka forward` writes), read --batch rows at a time.\n"
+      "Writes DIR/cka.json (layers, layers_b, matrix, estimator, batch, samples, settings; NaN as null),\n"
+      "DIR/cka.csv, DIR/cka.npy (float64) and DIR/cka.png (heatmap, origin bottom-left). A layer with zero\n"
+      "variance gets NaN and a warning.\n"
+      "Examples: biascka cka --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out cka/sce\n"
+      "          biascka cka --activations acts.safetensors --batch 256 --out cka/acts");
+  auto* ckpt = cmd->add_option("--checkpoint", o->checkpoint, "model A weights (safetensors)");
+  cmd->add_option("--checkpoint-b", o->checkpoint_b, "model B weights: the A x B cross-model matrix")->needs(ckpt);
+  cmd->add_option("--data", o->data, "split folder (DisEnt layout), e.g. ROOT/cmnist/test")->needs(ckpt);
+  auto* acts = cmd->add_option("--activations", o->activations, "activations file A (safetensors)")->excludes(ckpt);
+  cmd->add_option("--activations-b", o->activations_b, "activations file B (same samples)")->needs(acts);
+  cmd->add_option("--out", o->out, "output folder for cka.json, cka.csv, cka.npy, cka.png")->required();
+  cmd->add_option("--batch", o->batch, "samples per CKA minibatch (>= 4 unbiased, >= 2 biased)")->capture_default_str();
+  cmd->add_flag("--full", o->full, "full-data CKA: all samples in one batch (holds every layer's activations)");
+  cmd->add_option("--epochs-over-data", o->epochs, "passes over the split (shuffled when > 1)")->capture_default_str();
+  cmd->add_option("--estimator", o->estimator, "unbiased (HSIC1) | biased (HSIC0)")->capture_default_str();
+  cmd->add_option("--kernel", o->kernel, "linear | rbf")->capture_default_str();
+  cmd->add_option("--rbf-threshold", o->rbf_threshold, "RBF bandwidth as a fraction of the median distance")
+      ->capture_default_str();
+  cmd->add_option("--layers", o->layers,
+                  "models: all | modules | REGEX over the layer names; activations: REGEX over tensor names")
+      ->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu | cuda | cuda:N (the models' forward)")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
+  cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")->capture_default_str();
+  cmd->add_option("--normalization", o->normalization, "cmnist | cifar10c | bffhq | unit (default: from the path)");
+  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")->capture_default_str();
+  cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
+  cmd->add_option("--gram-memory", o->gram_memory_mib,
+                  "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", o->quiet, "no progress output");
+  cmd->callback([o] {
+    BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(), "cka: give --checkpoint (with --data) or --activations");
+    cka::CkaOptions co;
+    co.estimator = cka::parse_estimator(o->estimator);
+    co.kernel = {cka::parse_kernel(o->kernel), o->rbf_threshold};
+    BIASCKA_CHECK(o->rbf_threshold > 0, "cka: --rbf-threshold must be positive, got ", o->rbf_threshold);
+    BIASCKA_CHECK(o->gram_memory_mib > 0, "cka: --gram-memory must be positive");
+    co.gram_memory = static_cast<size_t>(o->gram_memory_mib) << 20;
+    BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
+                  cka::estimator_name(co.estimator), " estimator needs at least ", cka::min_batch(co.estimator),
+                  " samples per batch");
+    const auto mode = o->quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
+
+    cka::CkaReport r;
+    if (!o->activations.empty()) {
+      cka::ActivationsRequest req;
+      req.path_a = o->activations;
+      req.path_b = o->activations_b;
+      req.select = o->layers == "all" ? "" : o->layers;
+      req.batch = o->batch;
+      req.full = o->full;
+      req.options = co;
+      r = cka::cka_from_activations(req);
+    } else {
+      BIASCKA_CHECK(!o->data.empty(), "cka: --checkpoint needs --data SPLIT_DIR");
+      const Device dev = Device::parse(o->device);
+      require_device(dev);
+      auto load = [&](const std::string& path) {
+        const TensorFile file = read_safetensors(path);
+        auto m = std::make_unique<ResNet18>(config_from_checkpoint(file), 0, dev);
+        m->load_state_dict(file);
+        return m;
+      };
+      std::unique_ptr<ResNet18> a = load(o->checkpoint);
+      std::unique_ptr<ResNet18> b = o->checkpoint_b.empty() ? nullptr : load(o->checkpoint_b);
+      data::LoaderOptions lo;
+      lo.batch = o->batch;
+      lo.shuffle = o->epochs > 1;
+      lo.seed = o->seed;
+      lo.workers = o->workers;
+      lo.image_size = o->image_size;
+      lo.norm = data::normalization_for(o->data, o->normalization);
+      lo.max_samples = o->max_samples;
+      data::Loader loader(data::scan_split(o->data), lo);
+      workflows::CkaModelOptions wo;
+      wo.layers = o->layers;
+      wo.epochs_over_data = o->epochs;
+      wo.full = o->full;
+      wo.cka = co;
+      wo.progress = mode;
+      r = workflows::cka_of_models(*a, b.get(), loader, wo);
+      r.sources.insert(r.sources.begin(), {"checkpoint", o->checkpoint});
+      if (b) r.sources.insert(r.sources.begin() + 1, {"checkpoint_b", o->checkpoint_b});
+    }
+    for (const std::string& w : r.warnings) std::fprintf(stderr, "biascka: warning: %s\n", w.c_str());
+    cka::write_cka_outputs(o->out, r);
+    std::printf("%s\n%zu x %zu layers over %lld batches: forward %.2f s, Grams %.2f s, HSIC %.2f s\n",
+                cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(), static_cast<long long>(r.batches),
+                r.forward_s, r.timing.gram_s, r.timing.hsic_s);
+    std::printf("wrote %s/cka.json, cka.csv, cka.npy, cka.png\n", o->out.c_str());
+  });
+}
+
+}  // namespace biascka::app

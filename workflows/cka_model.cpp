@@ -1,0 +1,109 @@
+#include "workflows/cka_model.h"
+
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include "engine/autograd.h"
+#include "engine/error.h"
+
+namespace biascka::workflows {
+
+namespace {
+
+// The selected layers' outputs of one forward pass, in the selection's order.
+std::vector<Tensor> capture(ResNet18& model, const Tensor& images, const std::vector<std::string>& layers,
+                            bool to_host) {
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < layers.size(); ++i) index.emplace(layers[i], i);
+  std::vector<Tensor> out(layers.size());
+  model.forward(images.to(model.device()), [&](const std::string& name, const Tensor& t) {
+    const auto it = index.find(name);
+    if (it != index.end()) out[it->second] = to_host ? t.to(Device::cpu()) : t;
+  });
+  for (size_t i = 0; i < layers.size(); ++i)
+    BIASCKA_CHECK(out[i].defined(), "CKA: layer '", layers[i], "' produced no output in the forward pass");
+  return out;
+}
+
+// Rows of several [b_k, ...] chunks stacked into one [sum b_k, ...] tensor (full-data mode).
+Tensor concat_rows(const std::vector<Tensor>& chunks) {
+  Shape shape = chunks.front().shape();
+  int64_t rows = 0;
+  for (const Tensor& c : chunks) rows += c.size(0);
+  shape[0] = rows;
+  Tensor out = Tensor::empty(shape, chunks.front().dtype());
+  char* dst = static_cast<char*>(out.raw_data());
+  for (const Tensor& c : chunks) {
+    std::memcpy(dst, c.raw_data(), c.nbytes());
+    dst += c.nbytes();
+  }
+  return out;
+}
+
+class ModeGuard {  // eval mode for the pass, the previous mode afterwards
+ public:
+  explicit ModeGuard(ResNet18* m) : m_(m), was_(m && m->training()) {
+    if (m_) m_->eval();
+  }
+  ~ModeGuard() {
+    if (m_) m_->train(was_);
+  }
+
+ private:
+  ResNet18* m_;
+  bool was_;
+};
+
+}  // namespace
+
+cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader, const CkaModelOptions& o) {
+  BIASCKA_CHECK(o.epochs_over_data >= 1, "CKA: --epochs-over-data must be at least 1, got ", o.epochs_over_data);
+  const std::vector<std::string> la = select_layers(model_a.layer_names(), o.layers);
+  const std::vector<std::string> lb = model_b ? select_layers(model_b->layer_names(), o.layers) : std::vector<std::string>{};
+  const int64_t batch = o.full ? loader.size() : loader.options().batch;
+  BIASCKA_CHECK(batch >= cka::min_batch(o.cka.estimator), "CKA batch of ", batch, ": the ",
+                cka::estimator_name(o.cka.estimator), " estimator needs at least ",
+                cka::min_batch(o.cka.estimator), " samples per batch");
+  ModeGuard guard_a(&model_a), guard_b(model_b);
+  NoGrad no_grad;
+  cka::MinibatchCka acc(la, lb, o.cka);
+  double forward_s = 0;
+  const int64_t passes = o.full ? 1 : o.epochs_over_data;
+  Progress progress("cka", passes * loader.batches_per_epoch(), o.progress);
+  int64_t step = 0, images = 0;
+  std::vector<std::vector<Tensor>> all_a(la.size()), all_b(lb.size());  // full-data mode only
+  data::Batch b;
+  for (int64_t epoch = 0; epoch < passes; ++epoch) {
+    loader.start_epoch(epoch);
+    while (loader.next(b)) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<Tensor> acts_a = capture(model_a, b.images, la, o.full);
+      std::vector<Tensor> acts_b = model_b ? capture(*model_b, b.images, lb, o.full) : std::vector<Tensor>{};
+      forward_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      images += b.size();
+      if (o.full) {
+        for (size_t i = 0; i < la.size(); ++i) all_a[i].push_back(std::move(acts_a[i]));
+        for (size_t i = 0; i < lb.size(); ++i) all_b[i].push_back(std::move(acts_b[i]));
+      } else {
+        acc.add_batch(acts_a, model_b ? &acts_b : nullptr);
+      }
+      progress.update(++step, images, "");
+    }
+  }
+  if (o.full) {
+    // One layer's rows are stacked only while its Gram is computed.
+    const cka::LayerSource sa = [&](size_t i) { return concat_rows(all_a[i]); };
+    const cka::LayerSource sb = [&](size_t i) { return concat_rows(all_b[i]); };
+    acc.add_batch(images, sa, model_b ? &sb : nullptr);
+  }
+  progress.finish("");
+  cka::CkaReport r = cka::make_report(acc, batch, o.full);
+  r.epochs_over_data = passes;
+  r.forward_s = forward_s;
+  r.sources.emplace_back("data", loader.split().dir);
+  r.sources.emplace_back("layers", o.layers);
+  return r;
+}
+
+}  // namespace biascka::workflows

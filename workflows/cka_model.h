@@ -1,0 +1,26 @@
+#pragma once
+// CKA of a model's layers over a split (`biascka cka --checkpoint ...`): the loader's batches go through one
+// or two models in evaluation mode without autograd; each batch's selected layer outputs are handed to the
+// minibatch accumulator and dropped, so memory holds one batch of activations plus the centred Grams.
+#include <string>
+
+#include "cka/accumulator.h"
+#include "cka/output.h"
+#include "data/loader.h"
+#include "models/resnet18.h"
+#include "workflows/progress.h"
+
+namespace biascka::workflows {
+
+struct CkaModelOptions {
+  std::string layers = "all";   // all | modules | REGEX, resolved against each model's layer names
+  int64_t epochs_over_data = 1; // passes over the split (the loader should shuffle when > 1)
+  bool full = false;            // one batch of the whole split: full-data CKA; holds every activation
+  cka::CkaOptions cka;
+  ProgressMode progress = ProgressMode::Auto;
+};
+
+// model_b null: model_a's layers against themselves. The models' train/eval modes are restored afterwards.
+cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader, const CkaModelOptions& opts);
+
+}  // namespace biascka::workflows

@@ -1,0 +1,31 @@
+#pragma once
+// Progress of long work: a live bar (epoch, batch, loss, accuracy, images/s, ETA) when stderr is a
+// terminal, a plain line every few seconds otherwise (logs), nothing with --quiet.
+#include <chrono>
+#include <string>
+
+namespace biascka::workflows {
+
+enum class ProgressMode { Auto, Bar, Lines, Quiet };
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total, ProgressMode mode);
+  // `done` items of `total` processed; `items` counts images for the rate; `detail` e.g. "loss 0.31 acc 92.1%".
+  void update(int64_t done, int64_t images, const std::string& detail);
+  // Ends the bar (newline) and prints `line` unless quiet.
+  void finish(const std::string& line);
+  static bool quiet(ProgressMode m) { return m == ProgressMode::Quiet; }
+
+ private:
+  std::string label_;
+  int64_t total_;
+  ProgressMode mode_;
+  std::chrono::steady_clock::time_point start_, last_print_;
+  bool printed_bar_ = false;
+};
+
+// Prints a line to stderr unless quiet (a message that must not disturb stdout's results).
+void note(ProgressMode mode, const std::string& line);
+
+}  // namespace biascka::workflows

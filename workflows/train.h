@@ -1,0 +1,56 @@
+#pragma once
+// The training protocol (DESIGN.md, paper section 3): ResNet18 from scratch, Adam, align + conflict for
+// training, valid for early stopping on accuracy (patience), the best-validation checkpoint kept and, when
+// the dataset has a test split, evaluated on it at the end.
+//
+// A run folder holds settings.json, metrics.jsonl (one line per epoch), best.safetensors, last.safetensors
+// (model + Adam + loop state: --resume continues exactly, mid-epoch after Ctrl-C) and summary.json.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "losses/objectives.h"
+#include "workflows/progress.h"
+
+namespace biascka::workflows {
+
+struct TrainOptions {
+  std::string data;                 // a pct folder: DATA/align, DATA/conflict, DATA/valid (or ../valid), ../test
+  std::string out;                  // the run folder
+  std::string loss = "sce";
+  losses::ObjectiveParams objective_params;
+  uint64_t seed = 0;
+  std::string device = "cpu";
+  int64_t epochs = 100;
+  int64_t patience = 12;
+  int64_t batch = 512;
+  float lr = 1e-3f;
+  float weight_decay = 1e-5f;
+  int64_t max_train = 0;            // 0: every training image; else a seeded subset of this size
+  int64_t max_eval = 0;             // 0: every valid/test image; else a seeded subset
+  std::string stem = "imagenet";    // imagenet (7x7/2 + max-pool, torchvision's) | cifar (3x3/1)
+  std::string normalization;        // "" = from the folder name (cmnist, cifar10c, bffhq)
+  int image_size = 0;               // 0 = native (bffhq: 224)
+  int workers = 0;                  // loader threads (0 = cores)
+  bool no_tf32 = false;
+  ProgressMode progress = ProgressMode::Auto;
+
+  nlohmann::json to_json() const;
+  static TrainOptions from_json(const nlohmann::json& j);  // the run-defining fields
+};
+
+struct TrainResult {
+  std::string status;  // "finished" | "interrupted"
+  nlohmann::json summary;
+};
+
+// Trains into o.out. With resume, reads o.out/settings.json (device, progress and workers may differ from
+// the saved ones) and continues from last.safetensors; a finished run is reported and left alone.
+// Throws biascka::Error on bad input and when the loss becomes non-finite (after writing summary.json with
+// status "diverged"; best.safetensors is kept).
+TrainResult train(const TrainOptions& o, bool resume = false);
+
+// Set by SIGINT while train() runs: the current step finishes, last.safetensors is written, train returns
+// "interrupted".
+bool interrupt_requested();
+
+}  // namespace biascka::workflows
