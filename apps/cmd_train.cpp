@@ -44,6 +44,7 @@ void add_train_command(CLI::App& root) {
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU compute threads (0: cores)")->capture_default_str();
   cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU (no TF32 tensor cores)");
+  cmd->add_flag("--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");
   cmd->add_flag("--quiet", *quiet, "no progress output (errors and the final line only)");
   cmd->callback([o, resume, quiet, threads] {
     if (*threads > 0) set_cpu_threads(*threads);

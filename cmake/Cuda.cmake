@@ -35,7 +35,7 @@ if(NOT BIASCKA_CUDA STREQUAL "OFF")
       endif()
     endif()
     enable_language(CUDA)
-    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 does not know nvcc's C++20 flag; the kernels need only C++17
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(BIASCKA_HAVE_CUDA ON)
     # cuBLAS may also sit beside cuDNN in site-packages; prefer the toolkit's.

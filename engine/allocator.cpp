@@ -34,8 +34,9 @@ void* CachingAllocator::allocate(size_t bytes) {
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mu_);
   void* p = nullptr;
-  auto it = free_.find(size);
-  if (it != free_.end() && !it->second.empty()) {
+  auto& lists = free_[pool_];
+  auto it = lists.find(size);
+  if (it != lists.end() && !it->second.empty()) {
     p = it->second.back();
     it->second.pop_back();
     ++stats_.cache_hits;
@@ -53,7 +54,7 @@ void* CachingAllocator::allocate(size_t bytes) {
     stats_.reserved += size;
     if (stats_.reserved > stats_.peak_reserved) stats_.peak_reserved = stats_.reserved;
   }
-  live_[p] = size;
+  live_[p] = Block{size, pool_};
   stats_.in_use += size;
   if (stats_.in_use > stats_.peak_in_use) stats_.peak_in_use = stats_.in_use;
   return p;
@@ -64,25 +65,48 @@ void CachingAllocator::deallocate(void* p) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(p);
   if (it == live_.end()) return;  // not ours (never happens through Storage)
-  const size_t size = it->second;
+  const auto [size, pool] = it->second;
   live_.erase(it);
   stats_.in_use -= size;
-  if (stats_.reserved - stats_.in_use > max_cached_) {
+  if (pool == 0 && stats_.reserved - stats_.in_use > max_cached_) {
     raw_free_(p);
     stats_.reserved -= size;
     return;
   }
-  free_[size].push_back(p);
+  free_[pool][size].push_back(p);
+}
+
+void CachingAllocator::begin_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pool_ = pool;
+}
+
+void CachingAllocator::end_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  pool_ = 0;
+}
+
+void CachingAllocator::release_pool(int pool) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pool == 0) return;
+  auto it = free_.find(pool);
+  if (it == free_.end()) return;
+  for (auto& [size, blocks] : it->second)
+    for (void* p : blocks) free_[0][size].push_back(p);
+  free_.erase(it);
+  for (auto& [p, b] : live_)  // blocks still held by live tensors return to the default pool when freed
+    if (b.pool == pool) b.pool = 0;
 }
 
 void CachingAllocator::release_cached_locked() {
-  for (auto& [size, blocks] : free_) {
+  // Only the default pool: a private pool's blocks belong to a graph that may replay again.
+  for (auto& [size, blocks] : free_[0]) {
     for (void* p : blocks) {
       raw_free_(p);
       stats_.reserved -= size;
     }
   }
-  free_.clear();
+  free_[0].clear();
 }
 
 void CachingAllocator::empty_cache() {

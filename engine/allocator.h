@@ -36,6 +36,13 @@ class CachingAllocator {
 
   void* allocate(size_t bytes);  // throws biascka::Error when the system has no memory left
   void deallocate(void* p);
+
+  // Private pools, for CUDA graphs: while a pool is active, allocations come from (and frees return to)
+  // that pool's own free lists, so memory a captured graph replays into is never handed to anyone else.
+  // Pool 0 is the default. release_pool gives a pool's cached blocks back to the default pool.
+  void begin_pool(int pool);
+  void end_pool();
+  void release_pool(int pool);
   void empty_cache();            // gives every cached block back to the system
   AllocatorStats stats() const;
   void reset_peak();
@@ -52,8 +59,13 @@ class CachingAllocator {
   Describe describe_oom_;
   size_t max_cached_;
   mutable std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;  // rounded size -> cached blocks
-  std::map<void*, size_t> live_;               // block -> rounded size
+  struct Block {
+    size_t size;
+    int pool;
+  };
+  std::map<int, std::map<size_t, std::vector<void*>>> free_;  // pool -> rounded size -> cached blocks
+  std::map<void*, Block> live_;
+  int pool_ = 0;
   AllocatorStats stats_;
 };
 

@@ -64,6 +64,10 @@ void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float*
 void accuracy_counts(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
                      int64_t cols, int64_t* counts, cudaStream_t s);
 
+// One thread: slots[*index] = *value; ++*index. Per-step losses land on the device without a sync, in a
+// form a CUDA graph can replay (the index advances on the device).
+void record_scalar(const double* value, double* slots, int64_t* index, cudaStream_t s);
+
 // ---- adam.cu ---- (CPU twin: engine/adam.cpp)
 struct AdamTensor {
   float* param;

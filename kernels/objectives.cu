@@ -99,7 +99,17 @@ __global__ void accuracy_kernel(const float* logits, const int64_t* targets, con
   }
 }
 
+__global__ void record_scalar_kernel(const double* value, double* slots, int64_t* index) {
+  slots[*index] = *value;
+  ++*index;
+}
+
 }  // namespace
+
+void record_scalar(const double* value, double* slots, int64_t* index, cudaStream_t s) {
+  record_scalar_kernel<<<1, 1, 0, s>>>(value, slots, index);
+  BIASCKA_KERNEL_LAUNCHED("record_scalar");
+}
 
 void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input, const int64_t* targets,
                          int64_t rows, int64_t cols, float* grad, double* loss, cudaStream_t s) {

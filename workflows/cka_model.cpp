@@ -57,10 +57,13 @@ class ModeGuard {  // eval mode for the pass, the previous mode afterwards
 
 }  // namespace
 
-cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader, const CkaModelOptions& o) {
-  BIASCKA_CHECK(o.epochs_over_data >= 1, "CKA: --epochs-over-data must be at least 1, got ", o.epochs_over_data);
+cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader,
+                             const CkaModelOptions& o) {
+  BIASCKA_CHECK(o.epochs_over_data >= 1, "CKA: --epochs-over-data must be at least 1, got ",
+                o.epochs_over_data);
   const std::vector<std::string> la = select_layers(model_a.layer_names(), o.layers);
-  const std::vector<std::string> lb = model_b ? select_layers(model_b->layer_names(), o.layers) : std::vector<std::string>{};
+  const std::vector<std::string> lb =
+      model_b ? select_layers(model_b->layer_names(), o.layers) : std::vector<std::string>{};
   const int64_t batch = o.full ? loader.size() : loader.options().batch;
   BIASCKA_CHECK(batch >= cka::min_batch(o.cka.estimator), "CKA batch of ", batch, ": the ",
                 cka::estimator_name(o.cka.estimator), " estimator needs at least ",

@@ -13,14 +13,15 @@
 namespace biascka::workflows {
 
 struct CkaModelOptions {
-  std::string layers = "all";   // all | modules | REGEX, resolved against each model's layer names
-  int64_t epochs_over_data = 1; // passes over the split (the loader should shuffle when > 1)
-  bool full = false;            // one batch of the whole split: full-data CKA; holds every activation
+  std::string layers = "all";    // all | modules | REGEX, resolved against each model's layer names
+  int64_t epochs_over_data = 1;  // passes over the split (the loader should shuffle when > 1)
+  bool full = false;             // one batch of the whole split: full-data CKA; holds every activation
   cka::CkaOptions cka;
   ProgressMode progress = ProgressMode::Auto;
 };
 
 // model_b null: model_a's layers against themselves. The models' train/eval modes are restored afterwards.
-cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader, const CkaModelOptions& opts);
+cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader& loader,
+                             const CkaModelOptions& opts);
 
 }  // namespace biascka::workflows

@@ -22,12 +22,15 @@ Progress::Progress(std::string label, int64_t total, ProgressMode mode)
   start_ = last_print_ = std::chrono::steady_clock::now();
 }
 
+bool Progress::due(int64_t done) const {
+  if (mode_ == ProgressMode::Quiet) return false;
+  const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print_).count();
+  return done >= total_ || since >= (mode_ == ProgressMode::Bar ? 0.25 : 10.0);
+}
+
 void Progress::update(int64_t done, int64_t images, const std::string& detail) {
-  if (mode_ == ProgressMode::Quiet) return;
+  if (!due(done)) return;
   const auto now = std::chrono::steady_clock::now();
-  const double since = std::chrono::duration<double>(now - last_print_).count();
-  const bool last = done >= total_;
-  if (mode_ == ProgressMode::Bar ? since < 0.2 && !last : since < 10.0 && !last) return;
   last_print_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? images / elapsed : 0;

@@ -17,6 +17,7 @@
 #include "models/resnet18.h"
 #include "workflows/checkpoint.h"
 #include "workflows/evaluate.h"
+#include "workflows/train_step.h"
 
 namespace biascka::workflows {
 
@@ -70,6 +71,14 @@ struct EpochSums {
     return {{"loss", loss}, {"seen", seen}, {"correct", correct}, {"aligned", aligned},
             {"correct_aligned", correct_aligned}, {"correct_conflicting", correct_conflicting}, {"seconds", seconds}};
   }
+  void add(const StepTotals& t) {
+    loss += t.loss_sum;
+    seen += t.seen;
+    correct += t.correct;
+    aligned += t.aligned;
+    correct_aligned += t.correct_aligned;
+    correct_conflicting += t.correct_conflicting;
+  }
   static EpochSums from_json(const nlohmann::json& j) {
     EpochSums s;
     if (j.empty()) return s;
@@ -83,25 +92,6 @@ struct EpochSums {
     return s;
   }
 };
-
-// Accuracy bookkeeping for one training batch (logits on the host).
-void count_batch(const Tensor& logits_host, const data::Batch& b, EpochSums& s) {
-  const int64_t n = b.targets.numel(), c = logits_host.size(1);
-  const float* z = logits_host.data<float>();
-  const int64_t* t = b.targets.data<int64_t>();
-  const int64_t* bias = b.biases.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t pred = 0;
-    for (int64_t k = 1; k < c; ++k)
-      if (z[i * c + k] > z[i * c + pred]) pred = k;
-    const bool ok = pred == t[i], aligned = t[i] == bias[i];
-    s.correct += ok;
-    s.aligned += aligned;
-    s.correct_aligned += ok && aligned;
-    s.correct_conflicting += ok && !aligned;
-  }
-  s.seen += n;
-}
 
 }  // namespace
 
@@ -159,6 +149,7 @@ TrainResult train(const TrainOptions& given, bool resume) {
     saved.device = o.device;  // where to continue is the user's choice now
     saved.workers = o.workers;
     saved.progress = o.progress;
+    saved.cuda_graph = o.cuda_graph;
     o = saved;
   } else {
     BIASCKA_CHECK(!fs::exists(last_path) && !fs::exists(summary_path), run,
@@ -235,46 +226,49 @@ TrainResult train(const TrainOptions& given, bool resume) {
   };
 
   bool stopped_early = false;
+  TrainStep stepper(model, opt, objective, o.objective_params, o.cuda_graph);
   for (int64_t epoch = state.epoch; epoch < o.epochs; ++epoch) {
     model.train();
-    EpochSums sums = EpochSums::from_json(state.step_in_epoch ? state.partial : nlohmann::json::object());
+    // A run resumed mid-epoch carries the sums of the batches trained before the interruption.
+    const EpochSums before = EpochSums::from_json(state.step_in_epoch ? state.partial : nlohmann::json::object());
     const int64_t skip = state.step_in_epoch;
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                       train_loader.batches_per_epoch(), o.progress);
     const auto t0 = std::chrono::steady_clock::now();
-    const double seconds_before = sums.seconds;
+    auto sums_now = [&] {
+      EpochSums s = before;
+      const StepTotals t = stepper.totals();
+      if (t.first_bad_step >= 0) diverged(epoch, skip + t.first_bad_step, t.bad_loss);
+      s.add(t);
+      s.seconds = before.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return s;
+    };
     int64_t images_timed = 0;
+    stepper.reset(train_loader.batches_per_epoch());
     train_loader.start_epoch(epoch);
     data::Batch batch;
     for (int64_t step = 0; train_loader.next(batch); ++step) {
       if (step < skip) continue;  // resumed mid-epoch: these batches were trained before the interruption
-      const Tensor x = batch.images.to(dev), y = batch.targets.to(dev);
-      opt.zero_grad();
-      const Tensor out = model.forward(x);
-      const losses::LossResult lr = losses::loss_and_grad(objective, out.detach(), y, o.objective_params);
-      const double loss = lr.loss.item();
-      if (!std::isfinite(loss)) diverged(epoch, step, loss);
-      out.backward(lr.grad);
-      opt.step();
-      const int64_t n = batch.targets.numel();
-      sums.loss += loss * n;
-      images_timed += n;
-      count_batch(out.detach().to(Device::cpu()), batch, sums);
-      progress.update(step + 1, images_timed,
-                      "loss " + std::to_string(sums.loss / sums.seen).substr(0, 6) + " acc " +
-                          pct(double(sums.correct) / sums.seen));
+      stepper.run(batch);
+      images_timed += batch.size();
+      if (!dev.is_cuda() || progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
+        const EpochSums s = sums_now();
+        progress.update(step + 1, images_timed,
+                        "loss " + std::to_string(s.loss / std::max<int64_t>(s.seen, 1)).substr(0, 6) + " acc " +
+                            pct(double(s.correct) / std::max<int64_t>(s.seen, 1)));
+      }
       if (g_interrupted) {
-        sums.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const EpochSums s = sums_now();
         state.step_in_epoch = step + 1;
-        state.partial = sums.to_json();
+        state.partial = s.to_json();
         save_last();
         progress.finish("interrupted at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
                         "; saved " + last_path + " (continue with --resume " + run + ")");
         return {"interrupted", nlohmann::json{{"status", "interrupted"}}};
       }
     }
-    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    sums.seconds = seconds_before + train_seconds;
+    const EpochSums sums = sums_now();
+    const double train_seconds = sums.seconds - before.seconds;
     const EvalResult valid = evaluate(model, valid_loader, classes, &objective, o.objective_params,
                                       o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines,
                                       "valid");

@@ -32,6 +32,7 @@ struct TrainOptions {
   int image_size = 0;               // 0 = native (bffhq: 224)
   int workers = 0;                  // loader threads (0 = cores)
   bool no_tf32 = false;
+  bool cuda_graph = true;           // capture the GPU step once shapes are fixed
   ProgressMode progress = ProgressMode::Auto;
 
   nlohmann::json to_json() const;
