@@ -27,9 +27,10 @@ void add_cmnist(CLI::App& data) {
       "cmnist",
       "Generate Colored MNIST from an IDX digit set (MNIST, Fashion-MNIST; plain or .gz files named\n"
       "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte).\n"
-      "Writes ROOT/cmnist/{pct}pct/{align,conflict}/{class}/{id}_{target}_{bias}.png, ROOT/cmnist/{pct}pct/valid/*.png,\n"
-      "ROOT/cmnist/{pct}pct/generator.json and ROOT/cmnist/test/{class}/*.png. Existing folders are kept unless\n"
-      "--overwrite; each folder appears only when complete.\n"
+      "Writes ROOT/cmnist/{pct}pct/{align,conflict}/{class}/{id}_{target}_{bias}.png,\n"
+      "ROOT/cmnist/{pct}pct/valid/*.png, ROOT/cmnist/{pct}pct/generator.json and "
+      "ROOT/cmnist/test/{class}/*.png.\n"
+      "Existing folders are kept unless --overwrite; each folder appears only when complete.\n"
       "Example: biascka data cmnist --idx /usr/share/datasets/fashion-mnist --out data --pct 0.5,1,2,5");
   cmd->add_option("--idx", o->idx_dir, "folder of the IDX files")->required();
   cmd->add_option("--out", o->out_root, "output root (cmnist/ is created in it)")->required();
@@ -37,7 +38,8 @@ void add_cmnist(CLI::App& data) {
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--palette", o->palette, "disent | lff | FILE of 10 'r g b' lines")->capture_default_str();
-  cmd->add_option("--color-std", o->color_std, "std of the Gaussian colour noise per image (colours in [0, 1])")
+  cmd->add_option("--color-std", o->color_std,
+                  "std of the Gaussian colour noise per image (colours in [0, 1])")
       ->capture_default_str();
   cmd->add_option("--valid-fraction", o->valid_fraction, "fraction of the IDX train set held out as valid")
       ->capture_default_str();
@@ -58,9 +60,11 @@ void add_cifar10c(CLI::App& data) {
   auto o = std::make_shared<data::Cifar10cOptions>();
   auto* cmd = data.add_subcommand(
       "cifar10c",
-      "Generate Corrupted CIFAR-10 (LfF Type0: class k gets corruption k of Snow, Frost, Fog, Brightness, Contrast,\n"
-      "Spatter, Elastic, JPEG, Pixelate, Saturate) from the CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin).\n"
-      "Writes ROOT/cifar10c/{pct}pct/{align,conflict}/{class}/{id}_{target}_{bias}.png, ROOT/cifar10c/{pct}pct/valid/{class}/*.png,\n"
+      "Generate Corrupted CIFAR-10 (LfF Type0: class k gets corruption k of Snow, Frost, Fog, Brightness,\n"
+      "Contrast, Spatter, Elastic, JPEG, Pixelate, Saturate) from the CIFAR-10 binary batches\n"
+      "(data_batch_1..5.bin, test_batch.bin).\n"
+      "Writes ROOT/cifar10c/{pct}pct/{align,conflict}/{class}/{id}_{target}_{bias}.png,\n"
+      "ROOT/cifar10c/{pct}pct/valid/{class}/*.png, "
       "ROOT/cifar10c/test/{class}/*.png and ROOT/cifar10c/manifest.json.\n"
       "Example: biascka data cifar10c --cifar cifar-10-batches-bin --out data --pct 0.5,1,2,5 --severity 5");
   cmd->add_option("--cifar", o->cifar_dir, "folder of the CIFAR-10 binary batches")->required();
@@ -93,8 +97,9 @@ void add_preview(CLI::App& data) {
   auto o = std::make_shared<Opts>();
   auto* cmd = data.add_subcommand(
       "preview",
-      "Draw a contact sheet of a split: one row per class, bias-aligned samples framed in green, bias-conflicting\n"
-      "ones (target != bias) in red with their bias label, each row with its counts. Writes the PNG given by --out.\n"
+      "Draw a contact sheet of a split: one row per class, bias-aligned samples framed in green,\n"
+      "bias-conflicting ones (target != bias) in red with their bias label, each row with its counts.\n"
+      "Writes the PNG given by --out.\n"
       "Example: biascka data preview data/cmnist/5pct/conflict --out conflict.png --per-class 12");
   cmd->add_option("split", o->split, "split folder (images named {id}_{target}_{bias}.png anywhere under it)")
       ->required();
@@ -117,8 +122,10 @@ void add_default(CLI::App& data) {
   auto* cmd = data.add_subcommand(
       "default",
       "Locate the built-in default dataset, Colored Fashion-MNIST, building it on first use from Debian's\n"
-      "dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist) and print the path of its pct folder.\n"
-      "Writes CACHE/fashion-cmnist/cmnist/{pct}pct/{align,conflict,valid}/... and CACHE/fashion-cmnist/cmnist/test/...\n"
+      "dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist); prints the path of its pct "
+      "folder.\n"
+      "Writes CACHE/fashion-cmnist/cmnist/{pct}pct/{align,conflict,valid}/...,\n"
+      "CACHE/fashion-cmnist/cmnist/{pct}pct/generator.json and CACHE/fashion-cmnist/cmnist/test/...,\n"
       "where CACHE is $BIASCKA_CACHE, else $XDG_CACHE_HOME/biascka, else ~/.cache/biascka.\n"
       "Example: biascka data default --pct 5");
   cmd->add_option("--pct", o->pct, "percent of bias-conflicting training samples")->capture_default_str();
@@ -134,8 +141,9 @@ void add_default(CLI::App& data) {
 }  // namespace
 
 void add_data_command(CLI::App& root) {
-  auto* data = root.add_subcommand("data", "Make and inspect datasets: cmnist, cifar10c, default, preview.\n"
-                                           "Example: biascka data cmnist --idx IDX_DIR --out data");
+  auto* data = root.add_subcommand("data",
+                                   "Make and inspect datasets: cmnist, cifar10c, default, preview.\n"
+                                   "Example: biascka data cmnist --idx IDX_DIR --out data");
   data->require_subcommand(1);
   add_cmnist(*data);
   add_cifar10c(*data);
