@@ -26,26 +26,36 @@ void add_cka_command(CLI::App& root) {
   auto o = std::make_shared<Opts>();
   auto* cmd = root.add_subcommand(
       "cka",
-      "Centered kernel alignment between every pair of layers (the paper's Figure 1), as Nguyen et al.'s minibatch\n"
-      "CKA: per batch, each layer's Gram is centred (U-centring for the unbiased HSIC1, HKH for the biased HSIC0)\n"
+      "Centered kernel alignment between every pair of layers (the paper's Figure 1), as Nguyen et al.'s "
+      "minibatch\n"
+      "CKA: per batch, each layer's Gram is centred (U-centring for the unbiased HSIC1, HKH for the biased "
+      "HSIC0)\n"
       "and one product of the stacked Grams gives every pair's HSIC; sums over batches give CKA.\n"
       "From models: streams --data once (or --epochs-over-data times, shuffled) through --checkpoint (and\n"
-      "--checkpoint-b for an A x B matrix) in evaluation mode. From activations: --activations FILE.safetensors,\n"
-      "every tensor one layer with samples on its first axis (as `biascka forward` writes), read --batch rows at a time.\n"
+      "--checkpoint-b for an A x B matrix) in evaluation mode. From activations: --activations "
+      "FILE.safetensors,\n"
+      "every tensor one layer with samples on its first axis (as `biascka forward` writes), read --batch "
+      "rows at a time.\n"
       "Writes DIR/cka.json (layers, layers_b, matrix, estimator, batch, samples, settings; NaN as null),\n"
       "DIR/cka.csv, DIR/cka.npy (float64) and DIR/cka.png (heatmap, origin bottom-left). A layer with zero\n"
       "variance gets NaN and a warning.\n"
-      "Examples: biascka cka --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out cka/sce\n"
+      "Examples: biascka cka --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out "
+      "cka/sce\n"
       "          biascka cka --activations acts.safetensors --batch 256 --out cka/acts");
   auto* ckpt = cmd->add_option("--checkpoint", o->checkpoint, "model A weights (safetensors)");
-  cmd->add_option("--checkpoint-b", o->checkpoint_b, "model B weights: the A x B cross-model matrix")->needs(ckpt);
+  cmd->add_option("--checkpoint-b", o->checkpoint_b, "model B weights: the A x B cross-model matrix")
+      ->needs(ckpt);
   cmd->add_option("--data", o->data, "split folder (DisEnt layout), e.g. ROOT/cmnist/test")->needs(ckpt);
-  auto* acts = cmd->add_option("--activations", o->activations, "activations file A (safetensors)")->excludes(ckpt);
+  auto* acts =
+      cmd->add_option("--activations", o->activations, "activations file A (safetensors)")->excludes(ckpt);
   cmd->add_option("--activations-b", o->activations_b, "activations file B (same samples)")->needs(acts);
   cmd->add_option("--out", o->out, "output folder for cka.json, cka.csv, cka.npy, cka.png")->required();
-  cmd->add_option("--batch", o->batch, "samples per CKA minibatch (>= 4 unbiased, >= 2 biased)")->capture_default_str();
-  cmd->add_flag("--full", o->full, "full-data CKA: all samples in one batch (holds every layer's activations)");
-  cmd->add_option("--epochs-over-data", o->epochs, "passes over the split (shuffled when > 1)")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "samples per CKA minibatch (>= 4 unbiased, >= 2 biased)")
+      ->capture_default_str();
+  cmd->add_flag("--full", o->full,
+                "full-data CKA: all samples in one batch (holds every layer's activations)");
+  cmd->add_option("--epochs-over-data", o->epochs, "passes over the split (shuffled when > 1)")
+      ->capture_default_str();
   cmd->add_option("--estimator", o->estimator, "unbiased (HSIC1) | biased (HSIC0)")->capture_default_str();
   cmd->add_option("--kernel", o->kernel, "linear | rbf")->capture_default_str();
   cmd->add_option("--rbf-threshold", o->rbf_threshold, "RBF bandwidth as a fraction of the median distance")
@@ -55,16 +65,20 @@ void add_cka_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N (the models' forward)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
-  cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")->capture_default_str();
-  cmd->add_option("--normalization", o->normalization, "cmnist | cifar10c | bffhq | unit (default: from the path)");
-  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")->capture_default_str();
+  cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--normalization", o->normalization,
+                  "cmnist | cifar10c | bffhq | unit (default: from the path)");
+  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_option("--gram-memory", o->gram_memory_mib,
                   "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
       ->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {
-    BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(), "cka: give --checkpoint (with --data) or --activations");
+    BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
+                  "cka: give --checkpoint (with --data) or --activations");
     cka::CkaOptions co;
     co.estimator = cka::parse_estimator(o->estimator);
     co.kernel = {cka::parse_kernel(o->kernel), o->rbf_threshold};
@@ -72,8 +86,8 @@ void add_cka_command(CLI::App& root) {
     BIASCKA_CHECK(o->gram_memory_mib > 0, "cka: --gram-memory must be positive");
     co.gram_memory = static_cast<size_t>(o->gram_memory_mib) << 20;
     BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
-                  cka::estimator_name(co.estimator), " estimator needs at least ", cka::min_batch(co.estimator),
-                  " samples per batch");
+                  cka::estimator_name(co.estimator), " estimator needs at least ",
+                  cka::min_batch(co.estimator), " samples per batch");
     const auto mode = o->quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
 
     cka::CkaReport r;
@@ -119,9 +133,10 @@ void add_cka_command(CLI::App& root) {
     }
     for (const std::string& w : r.warnings) std::fprintf(stderr, "biascka: warning: %s\n", w.c_str());
     cka::write_cka_outputs(o->out, r);
-    std::printf("%s\n%zu x %zu layers over %lld batches: forward %.2f s, Grams %.2f s, HSIC %.2f s\n",
-                cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(), static_cast<long long>(r.batches),
-                r.forward_s, r.timing.gram_s, r.timing.hsic_s);
+    std::printf("%s\n%zu x %zu layers over %lld batch%s: forward %.2f s, Grams %.2f s, HSIC %.2f s\n",
+                cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(),
+                static_cast<long long>(r.batches), r.batches == 1 ? "" : "es", r.forward_s, r.timing.gram_s,
+                r.timing.hsic_s);
     std::printf("wrote %s/cka.json, cka.csv, cka.npy, cka.png\n", o->out.c_str());
   });
 }
