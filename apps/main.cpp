@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "apps/cmd_cka.h"
 #include "apps/cmd_data.h"
 #include "apps/commands.h"
 #include "engine/error.h"
@@ -17,14 +18,16 @@ int main(int argc, char** argv) {
   biascka::app::add_data_command(app);
   biascka::app::add_train_command(app);
   biascka::app::add_eval_command(app);
+  biascka::app::add_cka_command(app);
+  biascka::app::add_reproduce_command(app, argc, argv);
   biascka::app::add_bench_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {  // a command that stopped on purpose (Ctrl-C: 130)
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;  // --help and --version exit 0; usage errors 2
-  } catch (const CLI::RuntimeError& e) {  // a command that stopped on purpose (Ctrl-C: 130)
-    return e.get_exit_code();
   } catch (const biascka::Error& e) {
     std::fprintf(stderr, "biascka: error: %s\n", e.what());
     return 1;

@@ -150,6 +150,7 @@ TrainResult train(const TrainOptions& given, bool resume) {
     saved.workers = o.workers;
     saved.progress = o.progress;
     saved.cuda_graph = o.cuda_graph;
+    saved.interrupt_after_steps = o.interrupt_after_steps;
     o = saved;
   } else {
     BIASCKA_CHECK(!fs::exists(last_path) && !fs::exists(summary_path), run,
@@ -226,6 +227,7 @@ TrainResult train(const TrainOptions& given, bool resume) {
   };
 
   bool stopped_early = false;
+  int64_t steps_this_call = 0;
   TrainStep stepper(model, opt, objective, o.objective_params, o.cuda_graph);
   for (int64_t epoch = state.epoch; epoch < o.epochs; ++epoch) {
     model.train();
@@ -245,10 +247,9 @@ TrainResult train(const TrainOptions& given, bool resume) {
     };
     int64_t images_timed = 0;
     stepper.reset(train_loader.batches_per_epoch());
-    train_loader.start_epoch(epoch);
+    train_loader.start_epoch(epoch, skip);  // resumed mid-epoch: the first `skip` batches were trained already
     data::Batch batch;
-    for (int64_t step = 0; train_loader.next(batch); ++step) {
-      if (step < skip) continue;  // resumed mid-epoch: these batches were trained before the interruption
+    for (int64_t step = skip; train_loader.next(batch); ++step) {
       stepper.run(batch);
       images_timed += batch.size();
       if (!dev.is_cuda() || progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
@@ -257,6 +258,7 @@ TrainResult train(const TrainOptions& given, bool resume) {
                         "loss " + std::to_string(s.loss / std::max<int64_t>(s.seen, 1)).substr(0, 6) + " acc " +
                             pct(double(s.correct) / std::max<int64_t>(s.seen, 1)));
       }
+      if (o.interrupt_after_steps > 0 && ++steps_this_call == o.interrupt_after_steps) g_interrupted = true;
       if (g_interrupted) {
         const EpochSums s = sums_now();
         state.step_in_epoch = step + 1;

@@ -33,6 +33,7 @@ struct TrainOptions {
   int workers = 0;                  // loader threads (0 = cores)
   bool no_tf32 = false;
   bool cuda_graph = true;           // capture the GPU step once shapes are fixed
+  int64_t interrupt_after_steps = 0;  // tests: behave as if Ctrl-C came after this many steps of this call
   ProgressMode progress = ProgressMode::Auto;
 
   nlohmann::json to_json() const;

@@ -1,0 +1,302 @@
+#include "workflows/reproduce.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/default_dataset.h"
+#include "data/disent.h"
+#include "data/loader.h"
+#include "engine/error.h"
+#include "engine/io/atomic_file.h"
+#include "engine/io/safetensors.h"
+#include "losses/objectives.h"
+#include "workflows/checkpoint.h"
+#include "workflows/cka_model.h"
+#include "workflows/figures.h"
+#include "workflows/report.h"
+#include "workflows/results.h"
+#include "workflows/train.h"
+
+extern char** environ;
+
+namespace biascka::workflows {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string pct_folder(double pct) {
+  std::ostringstream s;
+  s << pct << "pct";  // 0.5pct, 1pct, 2pct, 5pct as the DisEnt release names them
+  return s.str();
+}
+
+// DATA_ROOT/{dataset}/{pct}pct; B-FFHQ ships only 0.5pct.
+std::string find_data_dir(const std::string& root, const std::string& dataset, double pct, std::string* note) {
+  const fs::path base = fs::path(root) / dataset;
+  const fs::path want = base / pct_folder(pct);
+  if (fs::is_directory(want)) return want.string();
+  if (dataset == "bffhq" && fs::is_directory(base / "0.5pct")) {
+    *note = "bffhq: only 0.5pct exists (DisEnt's release); used it for --pct " + pct_folder(pct);
+    return (base / "0.5pct").string();
+  }
+  *note = dataset + ": " + want.string() + " not found; skipped";
+  return "";
+}
+
+bool finished(const std::string& run_dir) {
+  const fs::path s = fs::path(run_dir) / "summary.json";
+  if (!fs::exists(s)) return false;
+  const auto j = nlohmann::json::parse(read_file(s.string()));
+  const std::string status = j.value("status", "");
+  return status == "finished" || status == "diverged";  // a diverged run is a result too: not retried
+}
+
+bool has_cka(const GridRun& r) { return fs::exists(fs::path(r.run_dir) / "cka" / "cka.json"); }
+
+// Figure 1's matrix for one run: its best checkpoint over the test split (valid when there is none).
+void run_cka(const GridRun& r, const ReproduceOptions& o) {
+  const std::string best = r.run_dir + "/best.safetensors";
+  if (!fs::exists(best)) return;  // diverged before any checkpoint
+  std::string split_dir = data::find_test_dir(r.data_dir);
+  if (split_dir.empty()) split_dir = data::find_valid_dir(r.data_dir);
+  const TensorFile ckpt = read_safetensors(best);
+  ResNet18Config cfg;
+  cfg.num_classes = std::stoll(ckpt.metadata.at("num_classes"));
+  cfg.cifar_stem = ckpt.metadata.count("stem") && ckpt.metadata.at("stem") == "cifar";
+  cfg.log_softmax_head = ckpt.metadata.count("head") && ckpt.metadata.at("head") == "log_softmax";
+  ResNet18 model(cfg, 0, Device::parse(o.device));
+  model.load_state_dict(ckpt);
+  data::LoaderOptions lo;
+  lo.batch = o.cka_batch;
+  lo.workers = o.workers;
+  lo.norm = data::normalization_for(r.data_dir);
+  lo.max_samples = o.cka_samples;
+  data::Loader loader(data::scan_split(split_dir), lo);
+  CkaModelOptions co;
+  co.layers = o.cka_layers;
+  co.progress = o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
+  cka::CkaReport report = cka_of_models(model, nullptr, loader, co);
+  report.sources = {{"checkpoint", best}, {"data", split_dir}};
+  cka::write_cka_outputs(r.run_dir + "/cka", report);
+}
+
+// Trains (or resumes) one run, then its CKA when it is a first seed. False when interrupted.
+bool run_one(const GridRun& r, const ReproduceOptions& o) {
+  if (!finished(r.run_dir)) {
+    TrainOptions t;
+    t.data = r.data_dir;
+    t.out = r.run_dir;
+    t.loss = r.loss;
+    t.seed = static_cast<uint64_t>(r.seed);
+    t.device = o.device;
+    t.epochs = o.epochs;
+    t.patience = o.patience;
+    t.batch = o.batch;
+    t.max_train = o.max_train;
+    t.max_eval = o.max_eval;
+    t.workers = o.workers;
+    t.no_tf32 = o.no_tf32;
+    t.progress = o.progress;
+    t.interrupt_after_steps = o.interrupt_after_steps;
+    note(o.progress, "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
+    const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
+    try {
+      if (train(t, resume).status == "interrupted") return false;
+    } catch (const Error& e) {
+      // A diverged run has written its summary: record it and go on with the grid.
+      if (!finished(r.run_dir)) throw;
+      note(ProgressMode::Auto, std::string("warning: ") + e.what());
+    }
+  }
+  if (r.seed == 0 && !has_cka(r)) run_cka(r, o);
+  return true;
+}
+
+std::string self_exe() {
+  char buf[4096];
+  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  BIASCKA_CHECK(n > 0, "cannot find the biascka executable (/proc/self/exe)");
+  buf[n] = '\0';
+  return buf;
+}
+
+// The worker command for one grid index on one GPU: this program, the same grid, --only.
+std::vector<std::string> worker_args(const ReproduceOptions& o, int index, int gpu) {
+  std::ostringstream pct;
+  pct << o.pct;
+  std::string datasets;
+  for (const auto& d : o.datasets) datasets += (datasets.empty() ? "" : ",") + d;
+  std::vector<std::string> a = {self_exe(), "reproduce", "--data-root", o.data_root, "--out", o.out,
+                                "--datasets", datasets, "--pct", pct.str(), "--losses", o.losses,
+                                "--seeds", std::to_string(o.seeds), "--epochs", std::to_string(o.epochs),
+                                "--patience", std::to_string(o.patience), "--batch", std::to_string(o.batch),
+                                "--max-train", std::to_string(o.max_train), "--max-eval", std::to_string(o.max_eval),
+                                "--cka-batch", std::to_string(o.cka_batch), "--cka-samples",
+                                std::to_string(o.cka_samples), "--cka-layers", o.cka_layers, "--device",
+                                "cuda:" + std::to_string(gpu), "--only", std::to_string(index), "--quiet"};
+  if (o.no_tf32) a.push_back("--no-tf32");
+  return a;
+}
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_parent_sigint(int) { g_stop = true; }
+
+// --gpus: one worker process per GPU at a time, each logging to its run folder's worker.log.
+int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
+  void (*previous)(int) = std::signal(SIGINT, on_parent_sigint);
+  std::vector<int> free_gpus(o.gpus.rbegin(), o.gpus.rend());
+  std::map<pid_t, std::pair<int, const GridRun*>> running;
+  size_t next = 0;
+  int failures = 0;
+  while (next < todo.size() || !running.empty()) {
+    while (!g_stop && next < todo.size() && !free_gpus.empty()) {
+      const GridRun& r = todo[next++];
+      const int gpu = free_gpus.back();
+      free_gpus.pop_back();
+      fs::create_directories(r.run_dir);
+      const std::string log = r.run_dir + "/worker.log";
+      posix_spawn_file_actions_t fa;
+      posix_spawn_file_actions_init(&fa);
+      posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
+      std::vector<std::string> args = worker_args(o, r.index, gpu);
+      std::vector<char*> argv;
+      for (auto& s : args) argv.push_back(s.data());
+      argv.push_back(nullptr);
+      pid_t pid = 0;
+      const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+      posix_spawn_file_actions_destroy(&fa);
+      BIASCKA_CHECK(rc == 0, "cannot start a worker for ", r.run_dir, " (", std::strerror(rc), ")");
+      note(o.progress, "cuda:" + std::to_string(gpu) + " <- " + r.dataset + "/" + r.loss + "/seed" +
+                           std::to_string(r.seed) + " (log " + log + ")");
+      running[pid] = {gpu, &r};
+    }
+    if (running.empty()) break;
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const auto [gpu, run] = it->second;
+    running.erase(it);
+    free_gpus.push_back(gpu);
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0 && code != 130) {
+      ++failures;
+      note(ProgressMode::Auto, "warning: " + run->run_dir + " failed (exit " + std::to_string(code) + "); see " +
+                                   run->run_dir + "/worker.log");
+    }
+  }
+  std::signal(SIGINT, previous);
+  if (g_stop) return 130;
+  BIASCKA_CHECK(failures == 0, failures, " run(s) failed; their worker.log files say why (run the command again to retry)");
+  return 0;
+}
+
+}  // namespace
+
+void ReproduceOptions::apply_quick() {
+  datasets = {"cmnist"};
+  seeds = 1;
+  if (device.empty()) device = "cpu";
+  epochs = 4;
+  patience = 12;
+  batch = 128;
+  max_train = 6000;
+  max_eval = 2000;
+  cka_batch = 250;
+  cka_samples = 1000;
+}
+
+std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::string>* missing) {
+  BIASCKA_CHECK(o.seeds >= 1, "--seeds must be at least 1");
+  BIASCKA_CHECK(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count, "--shard ",
+                o.shard_index, "/", o.shard_count, " is not I/N with 0 <= I < N");
+  const auto objectives = losses::parse_objectives(o.losses);
+  std::vector<GridRun> grid;
+  int index = 0;
+  for (const auto& dataset : o.datasets) {
+    std::string note_text;
+    const std::string dir = find_data_dir(o.data_root, dataset, o.pct, &note_text);
+    if (!note_text.empty() && missing) missing->push_back(note_text);
+    for (const auto* obj : objectives)
+      for (int seed = 0; seed < o.seeds; ++seed, ++index) {
+        if (dir.empty()) continue;
+        if (index % o.shard_count != o.shard_index) continue;
+        grid.push_back({dataset, obj->name, dir,
+                        (fs::path(o.out) / "runs" / dataset / obj->name / ("seed" + std::to_string(seed))).string(),
+                        seed, index});
+      }
+  }
+  return grid;
+}
+
+int reproduce(const ReproduceOptions& o) {
+  BIASCKA_CHECK(!o.out.empty(), "reproduce needs --out DIR");
+  std::vector<std::string> missing;
+  const std::vector<GridRun> grid = plan_grid(o, &missing);
+  if (o.only >= 0) {  // a --gpus worker: one run, no tables
+    for (const auto& r : grid)
+      if (r.index == o.only) return run_one(r, o) ? 0 : 130;
+    fail("--only ", o.only, ": no such run in this grid");
+  }
+  for (const auto& m : missing) note(ProgressMode::Auto, "note: " + m);
+  BIASCKA_CHECK(!grid.empty(), "reproduce: no dataset found under ", o.data_root, " (expected ",
+                o.data_root + "/cmnist/" + pct_folder(o.pct), " and the like)");
+  fs::create_directories(o.out);
+  std::vector<GridRun> todo;
+  for (const auto& r : grid)
+    if (!finished(r.run_dir) || (r.seed == 0 && !has_cka(r))) todo.push_back(r);
+  note(o.progress, "reproduce: " + std::to_string(grid.size()) + " runs in this shard, " +
+                       std::to_string(grid.size() - todo.size()) + " already done");
+  int rc = 0;
+  if (!o.gpus.empty()) {
+    rc = run_on_gpus(todo, o);
+  } else {
+    for (const auto& r : todo)
+      if (!run_one(r, o)) {
+        rc = 130;
+        break;
+      }
+  }
+  if (rc == 130) {
+    note(ProgressMode::Auto, "reproduce interrupted; run the same command again to continue");
+    return rc;
+  }
+  collect({o.out}, o.out, o.command_line);
+  return 0;
+}
+
+void collect(const std::vector<std::string>& dirs, const std::string& out, const std::string& command_line) {
+  const std::vector<RunRecord> runs = collect_runs(dirs);
+  BIASCKA_CHECK(!runs.empty(), "no finished run under ", dirs.front(), "/runs");
+  fs::create_directories(out);
+  std::vector<ResultTable> tables;
+  for (const char* metric : {"headline", "accuracy", "aligned_accuracy", "conflicting_accuracy"})
+    tables.push_back(make_table(runs, metric));
+  write_text_atomic(out + "/table.json", table_json(tables).dump(2) + "\n");
+  write_text_atomic(out + "/table.csv", table_csv(tables));
+  std::string md = "# Table 3: test accuracy (%) per objective and dataset\n\n" + table_markdown(tables[0], true) +
+                   "\n## Bias-aligned test accuracy (%)\n\n" + table_markdown(tables[2], false) +
+                   "\n## Bias-conflicting test accuracy (%)\n\n" + table_markdown(tables[3], false);
+  write_text_atomic(out + "/table.md", md);
+  const bool fig1 = write_figure1(runs, out + "/figure1.png");
+  const bool curves = write_curves(runs, out + "/curves.png");
+  write_report(out + "/report.md", runs, tables, dirs, command_line, fig1, curves);
+}
+
+}  // namespace biascka::workflows

@@ -1,0 +1,58 @@
+#pragma once
+// `biascka reproduce`: the paper's grid (datasets x objectives x seeds) with its protocol, one run folder
+// per cell and seed, resumable at any moment; then the tables, figures and report from the runs' files.
+//
+//   OUT/runs/{dataset}/{loss}/seed{k}/   a `biascka train` run folder (+ cka/ for the first seed)
+//   OUT/table.{md,csv,json}, OUT/figure1.png, OUT/curves.png, OUT/report.md
+#include <string>
+#include <vector>
+
+#include "workflows/progress.h"
+
+namespace biascka::workflows {
+
+struct ReproduceOptions {
+  std::string data_root;
+  std::string out;
+  std::vector<std::string> datasets = {"cmnist", "cifar10c", "bffhq"};
+  double pct = 5;                 // the conflicting percentage (B-FFHQ exists only as 0.5pct)
+  std::string losses = "all";
+  int seeds = 3;
+  std::string device = "cpu";
+  std::vector<int> gpus;          // one training process per GPU, concurrently
+  int shard_index = 0, shard_count = 1;
+  bool quick = false;             // built-in default data, subsets, few epochs, one seed, CPU
+  // The training protocol (paper defaults).
+  int64_t epochs = 100, patience = 12, batch = 512, max_train = 0, max_eval = 0;
+  int workers = 0;
+  bool no_tf32 = false;
+  // Figure 1: minibatch CKA of every layer pair on each cell's first-seed test split.
+  int64_t cka_batch = 512, cka_samples = 0;  // 0: the whole test split
+  std::string cka_layers = "all";
+  ProgressMode progress = ProgressMode::Auto;
+  std::string command_line;       // recorded in the report
+  int only = -1;                  // internal: run just this grid index (the worker of --gpus)
+  int64_t interrupt_after_steps = 0;  // tests: stop as if Ctrl-C came after this many training steps
+
+  // The quick preset's settings applied over these options.
+  void apply_quick();
+};
+
+struct GridRun {
+  std::string dataset, loss, data_dir, run_dir;
+  int seed = 0;
+  int index = 0;  // position in the whole grid (shards slice on it)
+};
+
+// The grid in order (datasets, then objectives, then seeds), restricted to this shard. Datasets missing
+// under the data root are left out and reported in `missing`.
+std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::string>* missing);
+
+// Runs (or resumes) every run of the shard, then writes the outputs from every finished run under OUT.
+// Returns 0, or 130 when interrupted (Ctrl-C), after which running the same command again continues.
+int reproduce(const ReproduceOptions& o);
+
+// Tables, figures and report from the runs under each of `dirs` (shards), written into `out`.
+void collect(const std::vector<std::string>& dirs, const std::string& out, const std::string& command_line);
+
+}  // namespace biascka::workflows

@@ -1,0 +1,57 @@
+#pragma once
+// The results of a reproduce grid, computed from the runs' summary.json files alone (so that merging the
+// folders of several shards gives exactly the single-machine result), in the shape of the paper's Table 3:
+// objectives grouped probabilistic / margin-based, one column per dataset plus the mean, mean +- std over
+// seeds, best in bold and second underlined per column; plus the same for bias-aligned and
+// bias-conflicting accuracy, and the paper's published values.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace biascka::workflows {
+
+// One finished (or diverged) run found under DIR/runs/{dataset}/{loss}/seed{k}/.
+struct RunRecord {
+  std::string dataset, loss, dir;
+  int seed = 0;
+  std::string status;
+  nlohmann::json summary;
+  std::vector<double> valid_curve;  // validation accuracy per epoch (metrics.jsonl)
+  std::string cka_json;             // DIR/.../cka/cka.json when present
+};
+
+// Every run under each folder's runs/ tree; the same (dataset, loss, seed) twice is an error.
+std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs);
+
+struct Cell {
+  std::vector<double> values;  // one per seed, in percent
+  double mean = NAN, std = NAN;  // std: population (numpy's default, ddof = 0)
+  std::vector<int> seeds;
+};
+
+struct ResultTable {
+  std::string metric;                 // "accuracy" | "aligned_accuracy" | "conflicting_accuracy" | "headline"
+  std::vector<std::string> datasets;  // columns in grid order
+  std::vector<std::string> losses;    // rows in the paper's order
+  std::map<std::string, std::map<std::string, Cell>> cells;  // loss -> dataset -> cell
+  std::map<std::string, double> row_mean;                    // loss -> mean over datasets (when all present)
+};
+
+// The headline metric per dataset: test accuracy, except B-FFHQ where DisEnt (and the paper) report the
+// accuracy on bias-conflicting test images. Runs without a test split fall back to validation accuracy.
+std::string headline_metric(const std::string& dataset);
+ResultTable make_table(const std::vector<RunRecord>& runs, const std::string& metric);
+
+// Display names as the paper writes them: cmnist -> C-MNIST, cifar10c -> C-CIFAR, bffhq -> B-FFHQ.
+std::string dataset_label(const std::string& dataset);
+
+// The paper's Table 3 (mean, std in percent) for loss -> dataset, and its "Mean" column.
+const std::map<std::string, std::map<std::string, std::pair<double, double>>>& published_table3();
+
+std::string table_markdown(const ResultTable& t, bool with_published);
+std::string table_csv(const std::vector<ResultTable>& tables);
+nlohmann::json table_json(const std::vector<ResultTable>& tables);
+
+}  // namespace biascka::workflows
