@@ -90,14 +90,6 @@ Image colorize(const IdxSet& set, int64_t src, const std::array<uint8_t, 3>& col
   return img;
 }
 
-// Flushes the filesystem holding dir (syncfs: only that filesystem, unlike sync()).
-void sync_filesystem(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::syncfs(fd);
-  ::close(fd);
-}
-
 bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
 
 // Removes the temporary (.tmp-NAME-PID) and replaced (.old-NAME-PID) folders of `name` left by generators
@@ -141,7 +133,7 @@ void write_folder(const fs::path& root, const std::string& name, const std::vect
     });
     if (error) std::rethrow_exception(error);
     write_text_atomic((tmp / "generator.json").string(), info.dump(2) + "\n");
-    sync_filesystem(tmp);  // the files' bytes are on disk before the rename makes the folder look complete
+    sync_filesystem(tmp.string());  // the files' bytes are on disk before the rename makes the folder look complete
     const fs::path old = root / (".old-" + name + "-" + std::to_string(::getpid()));
     if (fs::exists(final_dir)) fs::rename(final_dir, old);
     fs::rename(tmp, final_dir);

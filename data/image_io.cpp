@@ -1,5 +1,8 @@
 #include "data/image_io.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -208,6 +211,13 @@ void write_png(const std::string& path, const Image& img) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   BIASCKA_CHECK(out.good(), path, ": write failed (", std::strerror(errno), ")");
+}
+
+void sync_filesystem(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::syncfs(fd);
+  ::close(fd);
 }
 
 }  // namespace biascka::data

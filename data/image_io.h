@@ -28,5 +28,8 @@ Image resize_image(const Image& src, int width, int height);
 std::string encode_png(const Image& img);
 // Writes encode_png(img) to path directly (not atomic: callers write into a folder renamed when done).
 void write_png(const std::string& path, const Image& img);
+// Flushes the filesystem holding dir (syncfs: only that filesystem). Generators write thousands of files
+// without an fsync each and call this once, before the rename that makes their folder look complete.
+void sync_filesystem(const std::string& dir);
 
 }  // namespace biascka::data
