@@ -10,8 +10,10 @@
 #include "engine/ops/conv2d.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "data/loader.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
+#include "workflows/train_step.h"
 #ifdef BIASCKA_WITH_CUDA
 #include "engine/cuda/runtime.h"
 #endif
@@ -24,7 +26,7 @@ struct BenchOpts {
   std::string device = "cpu";
   int64_t batch = 128, image_size = 28, classes = 10;
   int steps = 10, warmup = 2, threads = 0;
-  bool eval = false, json = false, no_tf32 = false, cifar_stem = false;
+  bool eval = false, json = false, no_tf32 = false, cifar_stem = false, no_cuda_graph = false;
 };
 
 void bench_train(const BenchOpts& o) {
@@ -38,19 +40,22 @@ void bench_train(const BenchOpts& o) {
   ResNet18 model(cfg, 0, dev);
   model.train(!o.eval);
   Adam opt(model.named_parameters());
-  const Tensor x = rand_normal({o.batch, o.image_size, o.image_size, 3}, 0.f, 1.f, 1).to(dev);
-  const Tensor y = rand_int({o.batch}, o.classes, 2).to(dev);
+  // The step `biascka train` runs (workflows::TrainStep: host batch staged to the device, fused objective,
+  // Adam, CUDA graph once warm), fed with random images.
+  workflows::TrainStep trainer(model, opt, losses::objective("sce"), {}, !o.no_cuda_graph);
+  data::Batch batch;
+  batch.images = rand_normal({o.batch, o.image_size, o.image_size, 3}, 0.f, 1.f, 1);
+  batch.targets = rand_int({o.batch}, o.classes, 2);
+  batch.biases = rand_int({o.batch}, o.classes, 3);
+  const Tensor x = batch.images.to(dev);
+  trainer.reset(o.warmup + o.steps);
   auto step = [&] {
     if (o.eval) {
       NoGrad ng;
       model.forward(x);
       return;
     }
-    // The same step as `biascka train`: forward, fused objective, backward, Adam.
-    opt.zero_grad();
-    const Tensor out = model.forward(x);
-    out.backward(losses::loss_and_grad(losses::objective("sce"), out.detach(), y).grad);
-    opt.step();
+    trainer.run(batch);
   };
   for (int i = 0; i < o.warmup; ++i) step();
   device_synchronize(dev);
@@ -70,7 +75,10 @@ void bench_train(const BenchOpts& o) {
     nlohmann::json j = {{"framework", "biascka"}, {"device", dev.str()},       {"mode", o.eval ? "eval" : "train"},
                         {"batch", o.batch},       {"image_size", o.image_size}, {"steps", o.steps},
                         {"threads", cpu_threads()}, {"seconds", secs},          {"images_per_s", ips}};
-    if (dev.is_cuda()) j["peak_device_bytes"] = peak;
+    if (dev.is_cuda()) {
+      j["peak_device_bytes"] = peak;
+      j["cuda_graph"] = trainer.graph_active();
+    }
     std::printf("%s\n", j.dump().c_str());
   }
   std::printf("images/s: %.1f\n", ips);
@@ -97,6 +105,7 @@ void add_bench_command(CLI::App& root) {
   train->add_flag("--eval", o->eval, "time the evaluation forward (no grad) instead of a training step");
   train->add_flag("--cifar-stem", o->cifar_stem, "3x3/1 stem without max-pool");
   train->add_flag("--no-tf32", o->no_tf32, "exact FP32 convolutions and products on the GPU");
+  train->add_flag("--no-cuda-graph", o->no_cuda_graph, "run every GPU step eagerly");
   train->add_flag("--json", o->json, "also print the result as one JSON line");
   train->callback([o] { bench_train(*o); });
 }
