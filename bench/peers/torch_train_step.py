@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """PyTorch peer of `biascka bench train`: the same ResNet18 training step, for side-by-side timing.
 
 torchvision resnet18 (+ dropout 0.4 before fc, as biascka's model), Adam(lr=1e-3, weight_decay=1e-5),
@@ -6,6 +6,7 @@ cross-entropy, random data, the same batch and image size. Prints `images/s: <n>
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -21,14 +22,14 @@ def main():
     ap.add_argument("--classes", type=int, default=10)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="CPU threads (0: every core, as biascka; Debian's torch alone may pick 1 in a container)")
     ap.add_argument("--eval", action="store_true", help="time the eval forward instead of a train step")
     ap.add_argument("--no-tf32", action="store_true")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.threads if a.threads > 0 else (len(os.sched_getaffinity(0)) or 1))
     dev = torch.device(a.device)
     if a.device == "cuda":
         torch.backends.cudnn.benchmark = True
