@@ -12,12 +12,25 @@ if(NOT BIASCKA_CUDA STREQUAL "OFF")
   find_package(CUDAToolkit QUIET)
   set(_cudnn_hints ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib ${CUDAToolkit_LIBRARY_ROOT}/lib64)
   set(_cudnn_inc_hints ${CUDAToolkit_INCLUDE_DIRS})
-  file(GLOB _site_nvidia /usr/lib/python3*/site-packages/nvidia /usr/local/lib/python3*/site-packages/nvidia
+  # Where PyTorch's wheels put cuDNN/cuBLAS: ask the Python that has them (any venv), then usual places.
+  set(_site_nvidia)
+  find_program(_python3 python3)
+  if(_python3)
+    execute_process(COMMAND ${_python3} -c "import nvidia, sys; print(';'.join(nvidia.__path__))"
+                    OUTPUT_VARIABLE _py_nvidia OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    list(APPEND _site_nvidia ${_py_nvidia})
+  endif()
+  file(GLOB _globbed /usr/lib/python3*/site-packages/nvidia /usr/local/lib/python3*/site-packages/nvidia
        /usr/local/lib/python3*/dist-packages/nvidia /usr/lib/python3/dist-packages/nvidia
-       /opt/conda/lib/python3*/site-packages/nvidia $ENV{HOME}/.local/lib/python3*/site-packages/nvidia)
+       /opt/conda/lib/python3*/site-packages/nvidia /opt/*/.venv/lib/python3*/site-packages/nvidia
+       $ENV{HOME}/.local/lib/python3*/site-packages/nvidia)
+  list(APPEND _site_nvidia ${_globbed})
   foreach(_d ${_site_nvidia})
-    list(APPEND _cudnn_hints ${_d}/cudnn/lib ${_d}/cublas/lib)
-    list(APPEND _cudnn_inc_hints ${_d}/cudnn/include ${_d}/cublas/include)
+    file(GLOB _sub LIST_DIRECTORIES true ${_d}/*)  # nvidia/cudnn, nvidia/cublas, or nvidia/cu13 (CUDA 13 wheels)
+    foreach(_s ${_sub})
+      list(APPEND _cudnn_hints ${_s}/lib)
+      list(APPEND _cudnn_inc_hints ${_s}/include)
+    endforeach()
   endforeach()
   find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${_cudnn_inc_hints} $ENV{CUDNN_ROOT}/include)
   find_library(CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${_cudnn_hints} $ENV{CUDNN_ROOT}/lib)

@@ -48,7 +48,7 @@ class CachingAllocator {
   void reset_peak();
 
   // The size a request is rounded to: 512 B granules up to 1 MiB, then four bins per power of two, so
-  // a block is at most ~19% larger than asked and same-shaped tensors reuse each other's blocks.
+  // a block is at most 25% larger than asked and same-shaped tensors reuse each other's blocks.
   static size_t round_size(size_t bytes);
 
  private:

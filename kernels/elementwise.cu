@@ -1,109 +1,129 @@
 // Elementwise kernels. CPU twins: engine/ops/elementwise.cpp, engine/ops/layout.cpp.
-#include <stdexcept>
 #include <string>
 
+#include "engine/error.h"
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 
 namespace biascka::kernels {
 
-void check_launch(const char* kernel, const char* file, int line) {
-  cudaError_t e = cudaGetLastError();
-  if (e != cudaSuccess)
-    throw std::runtime_error(std::string("kernel ") + kernel + " launch failed: " + cudaGetErrorString(e) + " (" +
-                             file + ":" + std::to_string(line) + ")");
-}
-
 namespace {
 
+// One grid-stride loop for every elementwise op; the functor says what happens to element i.
+template <class F>
+__global__ void map_kernel(int64_t n, F f) {
+  BIASCKA_GRID_STRIDE(i, n) f(i);
+}
+
+template <class F>
+void launch_map(const char* name, int64_t n, cudaStream_t s, F f) {
+  if (n <= 0) return;
+  map_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, f);
+  check_launch(name, __FILE__, __LINE__);
+}
+
 template <class T>
-__global__ void fill_kernel(T* x, int64_t n, T v) {
-  BIASCKA_GRID_STRIDE(i, n) x[i] = v;
-}
+struct Fill {
+  T* x;
+  T v;
+  __device__ void operator()(int64_t i) const { x[i] = v; }
+};
 
-__global__ void axpy_kernel(float* y, const float* x, int64_t n, float alpha) {
-  BIASCKA_GRID_STRIDE(i, n) y[i] += alpha * x[i];
-}
+struct Axpy {
+  float* y;
+  const float* x;
+  float alpha;
+  __device__ void operator()(int64_t i) const { y[i] += alpha * x[i]; }
+};
 
-__global__ void add_kernel(float* out, const float* a, const float* b, int64_t n) {
-  BIASCKA_GRID_STRIDE(i, n) out[i] = a[i] + b[i];
-}
+struct Add {
+  float* out;
+  const float *a, *b;
+  __device__ void operator()(int64_t i) const { out[i] = a[i] + b[i]; }
+};
 
-__global__ void scale_kernel(float* out, const float* x, int64_t n, float alpha) {
-  BIASCKA_GRID_STRIDE(i, n) out[i] = alpha * x[i];
-}
+struct Scale {
+  float* out;
+  const float* x;
+  float alpha;
+  __device__ void operator()(int64_t i) const { out[i] = alpha * x[i]; }
+};
 
-__global__ void relu_forward_kernel(float* y, const float* x, int64_t n) {
-  BIASCKA_GRID_STRIDE(i, n) y[i] = x[i] > 0.f ? x[i] : 0.f;
-}
+struct ReluForward {
+  float* y;
+  const float* x;
+  __device__ void operator()(int64_t i) const { y[i] = x[i] > 0.f ? x[i] : 0.f; }
+};
 
-__global__ void relu_backward_kernel(float* gx, const float* gy, const float* y, int64_t n) {
-  BIASCKA_GRID_STRIDE(i, n) gx[i] = y[i] > 0.f ? gy[i] : 0.f;
-}
+struct ReluBackward {
+  float* gx;
+  const float *gy, *y;
+  __device__ void operator()(int64_t i) const { gx[i] = y[i] > 0.f ? gy[i] : 0.f; }
+};
 
 // One thread per output element; reads are strided in one direction, writes coalesced.
-__global__ void permute_kernel(float* out, const float* in, int64_t n, int64_t c, int64_t hw, bool to_nhwc) {
-  const int64_t total = n * c * hw;
-  BIASCKA_GRID_STRIDE(o, total) {
+struct Permute {
+  float* out;
+  const float* in;
+  int64_t c, hw;
+  bool to_nhwc;
+  __device__ void operator()(int64_t o) const {
     if (to_nhwc) {  // out[b, p, ch] = in[b, ch, p]
       const int64_t ch = o % c, p = (o / c) % hw, b = o / (c * hw);
       out[o] = in[(b * c + ch) * hw + p];
-    } else {        // out[b, ch, p] = in[b, p, ch]
+    } else {  // out[b, ch, p] = in[b, p, ch]
       const int64_t p = o % hw, ch = (o / hw) % c, b = o / (c * hw);
       out[o] = in[(b * hw + p) * c + ch];
     }
   }
-}
+};
+
+// A single thread: the counter lives on the device so that graph replays advance it.
+__global__ void increment_kernel(int64_t* counter, int64_t by) { *counter += by; }
 
 }  // namespace
 
 void fill(void* x, int64_t n, int elem_size, uint64_t bits, cudaStream_t s) {
-  if (n == 0) return;
   switch (elem_size) {
-    case 1: fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(static_cast<uint8_t*>(x), n, uint8_t(bits)); break;
-    case 4: fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(static_cast<uint32_t*>(x), n, uint32_t(bits)); break;
-    case 8: fill_kernel<<<blocks_for(n), kThreads, 0, s>>>(static_cast<uint64_t*>(x), n, uint64_t(bits)); break;
-    default: throw std::runtime_error("fill: element size " + std::to_string(elem_size));
+    case 1:
+      return launch_map("fill", n, s, Fill<uint8_t>{static_cast<uint8_t*>(x), uint8_t(bits)});
+    case 4:
+      return launch_map("fill", n, s, Fill<uint32_t>{static_cast<uint32_t*>(x), uint32_t(bits)});
+    case 8:
+      return launch_map("fill", n, s, Fill<uint64_t>{static_cast<uint64_t*>(x), uint64_t(bits)});
+    default:
+      fail("kernels::fill: element size ", elem_size, " is not 1, 4 or 8");
   }
-  BIASCKA_KERNEL_LAUNCHED("fill");
 }
 
 void axpy(float* y, const float* x, int64_t n, float alpha, cudaStream_t s) {
-  if (n == 0) return;
-  axpy_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, x, n, alpha);
-  BIASCKA_KERNEL_LAUNCHED("axpy");
+  launch_map("axpy", n, s, Axpy{y, x, alpha});
 }
 
 void add(float* out, const float* a, const float* b, int64_t n, cudaStream_t s) {
-  if (n == 0) return;
-  add_kernel<<<blocks_for(n), kThreads, 0, s>>>(out, a, b, n);
-  BIASCKA_KERNEL_LAUNCHED("add");
+  launch_map("add", n, s, Add{out, a, b});
 }
 
 void scale(float* out, const float* x, int64_t n, float alpha, cudaStream_t s) {
-  if (n == 0) return;
-  scale_kernel<<<blocks_for(n), kThreads, 0, s>>>(out, x, n, alpha);
-  BIASCKA_KERNEL_LAUNCHED("scale");
+  launch_map("scale", n, s, Scale{out, x, alpha});
 }
 
 void relu_forward(float* y, const float* x, int64_t n, cudaStream_t s) {
-  if (n == 0) return;
-  relu_forward_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, x, n);
-  BIASCKA_KERNEL_LAUNCHED("relu_forward");
+  launch_map("relu_forward", n, s, ReluForward{y, x});
 }
 
 void relu_backward(float* gx, const float* gy, const float* y, int64_t n, cudaStream_t s) {
-  if (n == 0) return;
-  relu_backward_kernel<<<blocks_for(n), kThreads, 0, s>>>(gx, gy, y, n);
-  BIASCKA_KERNEL_LAUNCHED("relu_backward");
+  launch_map("relu_backward", n, s, ReluBackward{gx, gy, y});
+}
+
+void increment_i64(int64_t* counter, int64_t by, cudaStream_t s) {
+  increment_kernel<<<1, 1, 0, s>>>(counter, by);
+  BIASCKA_KERNEL_LAUNCHED("increment_i64");
 }
 
 void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_t hw, bool to_nhwc,
                        cudaStream_t s) {
-  const int64_t total = n * c * hw;
-  if (total == 0) return;
-  permute_kernel<<<blocks_for(total), kThreads, 0, s>>>(out, in, n, c, hw, to_nhwc);
-  BIASCKA_KERNEL_LAUNCHED("permute_nchw_nhwc");
+  launch_map("permute_nchw_nhwc", n * c * hw, s, Permute{out, in, c, hw, to_nhwc});
 }
 
 }  // namespace biascka::kernels

@@ -46,8 +46,11 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, int6
 void global_avg_pool_forward(const float* x, float* y, int64_t n, int64_t hw, int64_t c, cudaStream_t s);
 void global_avg_pool_backward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, cudaStream_t s);
 
-// ---- dropout.cu ---- (CPU twin: engine/ops/dropout.cpp): out = in * keep / (1 - p), keep from philox.h
-void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed, uint64_t offset, cudaStream_t s);
+// ---- dropout.cu ---- (CPU twin: engine/ops/dropout.cpp): out = in * keep / (1 - p), keep from philox.h.
+// Element i's mask is philox(seed, *counter_end - n + i): the counter lives on the device (advanced by
+// increment_i64 before the forward call), so a captured CUDA graph draws new masks at every replay.
+void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed, const int64_t* counter_end,
+                   cudaStream_t s);
 
 // ---- softmax.cu ---- (CPU twins: engine/ops/softmax.cpp), rows of [rows, cols]
 void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols, bool log, cudaStream_t s);

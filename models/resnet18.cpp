@@ -35,6 +35,7 @@ void increment(Tensor& counter) {
 ResNet18::ResNet18(ResNet18Config cfg, uint64_t seed, Device device) : cfg_(cfg), device_(Device::cpu()) {
   BIASCKA_CHECK(cfg.num_classes >= 1, "ResNet18: num_classes must be positive, got ", cfg.num_classes);
   dropout_seed_ = seed ^ 0x5DEECE66Dull;
+  dropout_counter_ = Tensor::zeros({}, DType::I64);
   make_conv("conv1.weight", 64, 3, cfg.cifar_stem ? 3 : 7, seed);
   make_bn("bn1", 64);
   int64_t in = 64;
@@ -94,7 +95,15 @@ void ResNet18::to(Device device) {
     if (e.parameter) moved.set_requires_grad(true);
     e.tensor = moved;
   }
+  dropout_counter_ = dropout_counter_.to(device);
   device_ = device;
+}
+
+uint64_t ResNet18::dropout_offset() const { return static_cast<uint64_t>(dropout_counter_.item()); }
+
+void ResNet18::set_dropout_state(uint64_t seed, uint64_t offset) {
+  dropout_seed_ = seed;
+  dropout_counter_.fill(static_cast<double>(offset));
 }
 
 Tensor ResNet18::conv(const std::string& prefix, const Tensor& x, int stride, int pad) {
@@ -155,8 +164,7 @@ Tensor ResNet18::forward(const Tensor& x, const TapFn& tap) {
     for (int b = 0; b < 2; ++b) h = block(block_name(s, b), h, s > 1 && b == 0 ? 2 : 1, s > 1 && b == 0, tap);
   h = global_avg_pool(h);
   emit("avgpool", h);
-  h = dropout(h, cfg_.dropout, training_, dropout_seed_, dropout_offset_);
-  if (training_ && cfg_.dropout > 0.f) dropout_offset_ += static_cast<uint64_t>(h.numel());
+  h = dropout(h, cfg_.dropout, training_, dropout_seed_, dropout_counter_);
   emit("dropout", h);
   h = linear(h, get("fc.weight"), get("fc.bias"));
   emit("fc", h);

@@ -55,11 +55,8 @@ class ResNet18 {
   // Dropout's counter-based generator: the mask of training step k comes from (seed, offset). Saved in
   // checkpoints so that a resumed run draws the same masks.
   uint64_t dropout_seed() const { return dropout_seed_; }
-  uint64_t dropout_offset() const { return dropout_offset_; }
-  void set_dropout_state(uint64_t seed, uint64_t offset) {
-    dropout_seed_ = seed;
-    dropout_offset_ = offset;
-  }
+  uint64_t dropout_offset() const;  // reads the device counter (a sync on the GPU)
+  void set_dropout_state(uint64_t seed, uint64_t offset);
 
   // The tap names for this configuration, in forward order.
   std::vector<std::string> layer_names() const;
@@ -82,7 +79,8 @@ class ResNet18 {
   Device device_;
   bool training_ = true;
   std::vector<Entry> entries_;  // registration order == torchvision's state_dict order
-  uint64_t dropout_seed_ = 0, dropout_offset_ = 0;
+  uint64_t dropout_seed_ = 0;
+  Tensor dropout_counter_;  // I64 [] on the model's device, advanced by each training forward
 };
 
 // Resolves a --layers selection against the model's tap names: "all", "modules" (the 53 outputs that
