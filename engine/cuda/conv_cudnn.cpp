@@ -22,7 +22,9 @@
 namespace biascka::conv {
 namespace {
 
-constexpr size_t kMaxWorkspace = size_t{2} << 30;
+// Scratch for the one-time algorithm search; the search's buffer is freed afterwards and the persistent
+// workspace grows only to what the chosen algorithms need (peak memory stays close to PyTorch's).
+constexpr size_t kFindWorkspace = size_t{512} << 20;
 
 struct Key {
   int device, kind;
@@ -82,8 +84,9 @@ Plan& plan(int device, int kind, const Geometry& g, const float* x, const float*
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   BIASCKA_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   cudnnHandle_t h = cuda::cudnn(device);
-  void* ws = cuda::workspace(device, kMaxWorkspace / 4);
-  const size_t ws_bytes = kMaxWorkspace / 4;
+  const Scratch search(device, kFindWorkspace);
+  void* ws = search.p;
+  const size_t ws_bytes = kFindWorkspace;
   int found = 0;
   constexpr int kMax = 16;
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
