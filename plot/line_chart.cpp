@@ -62,7 +62,13 @@ Canvas render_line_chart(const LineChartSpec& s) {
     const std::string txt = tick_text(t);
     c.text(left - 6 - Canvas::text_width(txt), y - 3, txt, kBlack);
   }
-  for (double t : nice_ticks(x0, x1, 8)) {
+  std::vector<double> xticks = nice_ticks(x0, x1, 8);
+  if (s.integer_x) {
+    const double step = std::max(1.0, std::ceil(xticks.size() > 1 ? xticks[1] - xticks[0] : 1.0));
+    xticks.clear();
+    for (double t = std::ceil(x0); t <= x1 + 1e-9; t += step) xticks.push_back(t);
+  }
+  for (double t : xticks) {
     if (t < x0 - 1e-12 || t > x1 + 1e-12) continue;
     const int x = static_cast<int>(std::lround(px(t)));
     c.fill_rect(x, top, 1, ph, grid);

@@ -23,6 +23,7 @@ struct LineChartSpec {
   int width = 480, height = 320;
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;  // NaN: from the data
   bool legend = true;
+  bool integer_x = false;  // x is a count (epochs): ticks on whole numbers only
 };
 
 Canvas render_line_chart(const LineChartSpec& spec);

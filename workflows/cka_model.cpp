@@ -26,16 +26,20 @@ std::vector<Tensor> capture(ResNet18& model, const Tensor& images, const std::ve
   return out;
 }
 
-// Rows of several [b_k, ...] chunks stacked into one [sum b_k, ...] tensor (full-data mode).
+// Rows of several [b_k, ...] chunks stacked into one [sum b_k, ...] tensor on their device (full-data mode).
 Tensor concat_rows(const std::vector<Tensor>& chunks) {
   Shape shape = chunks.front().shape();
   int64_t rows = 0;
   for (const Tensor& c : chunks) rows += c.size(0);
   shape[0] = rows;
-  Tensor out = Tensor::empty(shape, chunks.front().dtype());
+  const Device dev = chunks.front().device();
+  Tensor out = Tensor::empty(shape, chunks.front().dtype(), dev);
   char* dst = static_cast<char*>(out.raw_data());
   for (const Tensor& c : chunks) {
-    std::memcpy(dst, c.raw_data(), c.nbytes());
+    if (dev.is_cpu())
+      std::memcpy(dst, c.raw_data(), c.nbytes());
+    else
+      device_copy(dst, dev, c.raw_data(), c.device(), c.nbytes());
     dst += c.nbytes();
   }
   return out;
@@ -71,6 +75,9 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   ModeGuard guard_a(&model_a), guard_b(model_b);
   NoGrad no_grad;
   cka::MinibatchCka acc(la, lb, o.cka);
+  // With the Grams on the GPU, activations stay where the forward pass left them (full-data mode too): the
+  // accumulator reads them in place on its own stream while the next batch's forward pass runs.
+  const bool keep_on_device = acc.on_gpu();
   double forward_s = 0;
   const int64_t passes = o.full ? 1 : o.epochs_over_data;
   Progress progress("cka", passes * loader.batches_per_epoch(), o.progress);
@@ -81,8 +88,9 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
     loader.start_epoch(epoch);
     while (loader.next(b)) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::vector<Tensor> acts_a = capture(model_a, b.images, la, o.full);
-      std::vector<Tensor> acts_b = model_b ? capture(*model_b, b.images, lb, o.full) : std::vector<Tensor>{};
+      const bool to_host = o.full && !keep_on_device;
+      std::vector<Tensor> acts_a = capture(model_a, b.images, la, to_host);
+      std::vector<Tensor> acts_b = model_b ? capture(*model_b, b.images, lb, to_host) : std::vector<Tensor>{};
       forward_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       images += b.size();
       if (o.full) {

@@ -1,7 +1,9 @@
 #pragma once
 // CKA of a model's layers over a split (`biascka cka --checkpoint ...`): the loader's batches go through one
 // or two models in evaluation mode without autograd; each batch's selected layer outputs are handed to the
-// minibatch accumulator and dropped, so memory holds one batch of activations plus the centred Grams.
+// minibatch accumulator and dropped, so memory holds one batch of activations plus the centred Grams. With
+// the Grams on the GPU (CkaOptions::device) the activations never leave it and the accumulator works on its
+// own stream: the forward pass of batch k+1 overlaps the CKA of batch k, two batches of activations held.
 #include <string>
 
 #include "cka/accumulator.h"

@@ -60,7 +60,7 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
   }
   for (size_t di = 0; di < datasets.size(); ++di) {
     const int y = top + header + static_cast<int>(di) * (cell + gap);
-    const std::string label = dataset_label(datasets[di]);
+    const std::string label = label_of(runs, datasets[di]);
     fig.text(12, y + cell / 2 - 6, label, plot::kBlack, 2);
     for (size_t li = 0; li < losses.size(); ++li) {
       const int x = left + static_cast<int>(li) * (cell + gap);
@@ -105,15 +105,17 @@ bool write_curves(const std::vector<RunRecord>& runs, const std::string& path) {
   const int rows = (static_cast<int>(datasets.size()) + cols - 1) / cols;
   plot::Canvas fig(cols * pw, rows * ph + 30);
   const std::string title = "Validation accuracy per epoch (every run; one colour per objective)";
-  fig.text((fig.width() - plot::Canvas::text_width(title, 2)) / 2, 8, title, plot::kBlack, 2);
+  const int tscale = plot::Canvas::text_width(title, 2) + 16 <= fig.width() ? 2 : 1;
+  fig.text((fig.width() - plot::Canvas::text_width(title, tscale)) / 2, 8, title, plot::kBlack, tscale);
   for (size_t di = 0; di < datasets.size(); ++di) {
     plot::LineChartSpec spec;
-    spec.title = dataset_label(datasets[di]);
+    spec.title = label_of(runs, datasets[di]);
     spec.x_title = "epoch";
     spec.y_title = "valid accuracy (%)";
     spec.width = pw;
     spec.height = ph;
     spec.x_min = 1;
+    spec.integer_x = true;
     for (size_t li = 0; li < losses.size(); ++li) {
       bool labelled = false;
       for (const auto& r : runs) {

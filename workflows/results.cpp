@@ -22,6 +22,13 @@ const std::vector<std::string>& dataset_order() {
   return order;
 }
 
+int loss_rank(const std::string& l) {
+  const auto& all = losses::objectives();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (l == all[i].name) return static_cast<int>(i);
+  return static_cast<int>(all.size());
+}
+
 int dataset_rank(const std::string& d) {
   const auto& o = dataset_order();
   const auto it = std::find(o.begin(), o.end(), d);
@@ -37,12 +44,18 @@ std::string fmt(double v, int decimals = 2) {
 
 }  // namespace
 
-std::string dataset_label(const std::string& d) {
-  if (d == "cmnist") return "C-MNIST";
+std::string dataset_label(const std::string& d, const std::string& data_path) {
+  if (d == "cmnist") return data_path.find("fashion") != std::string::npos ? "C-FMNIST" : "C-MNIST";
   if (d == "cifar10c") return "C-CIFAR";
   if (d == "bffhq") return "B-FFHQ";
   if (d == "fashion-cmnist") return "C-FMNIST";
   return d;
+}
+
+std::string label_of(const std::vector<RunRecord>& runs, const std::string& dataset) {
+  for (const auto& r : runs)
+    if (r.dataset == dataset) return r.label;
+  return dataset_label(dataset);
 }
 
 std::string headline_metric(const std::string& dataset) {
@@ -75,6 +88,7 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
             fail(summary.string(), ": not valid JSON (", e.what(), ")");
           }
           r.status = r.summary.value("status", "unknown");
+          r.label = dataset_label(r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
           std::ifstream metrics(ss.path() / "metrics.jsonl");
           std::string line;
           while (std::getline(metrics, line)) {
@@ -96,7 +110,7 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
     const int da = dataset_rank(a.dataset), db = dataset_rank(b.dataset);
     if (da != db) return da < db;
     if (a.dataset != b.dataset) return a.dataset < b.dataset;
-    if (a.loss != b.loss) return a.loss < b.loss;
+    if (a.loss != b.loss) return loss_rank(a.loss) < loss_rank(b.loss);
     return a.seed < b.seed;
   });
   return runs;
@@ -112,7 +126,10 @@ ResultTable make_table(const std::vector<RunRecord>& runs, const std::string& me
         break;
       }
   for (const auto& r : runs)
-    if (std::find(t.datasets.begin(), t.datasets.end(), r.dataset) == t.datasets.end()) t.datasets.push_back(r.dataset);
+    if (std::find(t.datasets.begin(), t.datasets.end(), r.dataset) == t.datasets.end()) {
+      t.datasets.push_back(r.dataset);
+      t.labels[r.dataset] = r.label;
+    }
   for (const auto& r : runs) {
     if (r.status != "finished") continue;
     const std::string m = metric == "headline" ? headline_metric(r.dataset) : metric;
@@ -180,7 +197,7 @@ std::string emphasise(const std::string& s, int rank) {
 std::string table_markdown(const ResultTable& t, bool with_published) {
   std::ostringstream md;
   md << "| Objectives | Variant |";
-  for (const auto& d : t.datasets) md << " " << dataset_label(d) << " |";
+  for (const auto& d : t.datasets) md << " " << t.labels.at(d) << " |";
   md << " Mean |\n|---|---|";
   for (size_t i = 0; i <= t.datasets.size(); ++i) md << "---|";
   md << "\n";

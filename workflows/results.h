@@ -15,6 +15,7 @@ namespace biascka::workflows {
 // One finished (or diverged) run found under DIR/runs/{dataset}/{loss}/seed{k}/.
 struct RunRecord {
   std::string dataset, loss, dir;
+  std::string label;  // how tables and figures name the dataset (C-MNIST, or C-FMNIST for the built-in data)
   int seed = 0;
   std::string status;
   nlohmann::json summary;
@@ -37,6 +38,7 @@ struct ResultTable {
   std::vector<std::string> losses;    // rows in the paper's order
   std::map<std::string, std::map<std::string, Cell>> cells;  // loss -> dataset -> cell
   std::map<std::string, double> row_mean;                    // loss -> mean over datasets (when all present)
+  std::map<std::string, std::string> labels;                 // dataset -> display name
 };
 
 // The headline metric per dataset: test accuracy, except B-FFHQ where DisEnt (and the paper) report the
@@ -44,8 +46,11 @@ struct ResultTable {
 std::string headline_metric(const std::string& dataset);
 ResultTable make_table(const std::vector<RunRecord>& runs, const std::string& metric);
 
-// Display names as the paper writes them: cmnist -> C-MNIST, cifar10c -> C-CIFAR, bffhq -> B-FFHQ.
-std::string dataset_label(const std::string& dataset);
+// Display names as the paper writes them: cmnist -> C-MNIST, cifar10c -> C-CIFAR, bffhq -> B-FFHQ; a
+// Colored MNIST made from Fashion-MNIST (the built-in default) is C-FMNIST.
+std::string dataset_label(const std::string& dataset, const std::string& data_path = "");
+// The label of a dataset's runs.
+std::string label_of(const std::vector<RunRecord>& runs, const std::string& dataset);
 
 // The paper's Table 3 (mean, std in percent) for loss -> dataset, and its "Mean" column.
 const std::map<std::string, std::map<std::string, std::pair<double, double>>>& published_table3();
