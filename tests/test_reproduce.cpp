@@ -91,6 +91,17 @@ TEST_F(Reproduce, ShardsCollectedGiveTheSameTables) {
   EXPECT_THROW(workflows::collect({shards[0], shards[0]}, dir + "/twice", "test"), Error);  // a run counted twice
 }
 
+// --gpus runs one worker process per device; with CPU workers (-1) the machinery runs anywhere.
+TEST_F(Reproduce, ConcurrentWorkersGiveTheSameTables) {
+  const std::string out = test::temp_dir("reproduce_workers");
+  workflows::ReproduceOptions o = tiny_grid(*root_, out);
+  o.gpus = {-1, -1};
+  o.worker_exe = std::string(BIASCKA_BINARY_DIR) + "/bin/biascka";
+  ASSERT_EQ(workflows::reproduce(o), 0);
+  EXPECT_EQ(tables(out), tables(*straight_));
+  EXPECT_TRUE(fs::exists(out + "/runs/cmnist/sce/seed1/worker.log"));
+}
+
 TEST(ReproduceGrid, PlanAndBadShards) {
   workflows::ReproduceOptions o;
   o.data_root = "/nonexistent";

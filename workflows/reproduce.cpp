@@ -42,7 +42,8 @@ std::string pct_folder(double pct) {
 }
 
 // DATA_ROOT/{dataset}/{pct}pct; B-FFHQ ships only 0.5pct.
-std::string find_data_dir(const std::string& root, const std::string& dataset, double pct, std::string* note) {
+std::string find_data_dir(const std::string& root, const std::string& dataset, double pct,
+                          std::string* note) {
   const fs::path base = fs::path(root) / dataset;
   const fs::path want = base / pct_folder(pct);
   if (fs::is_directory(want)) return want.string();
@@ -109,7 +110,8 @@ bool run_one(const GridRun& r, const ReproduceOptions& o) {
     t.no_tf32 = o.no_tf32;
     t.progress = o.progress;
     t.interrupt_after_steps = o.interrupt_after_steps;
-    note(o.progress, "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
+    note(o.progress,
+         "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
     const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
     try {
       if (train(t, resume).status == "interrupted") return false;
@@ -137,14 +139,43 @@ std::vector<std::string> worker_args(const ReproduceOptions& o, int index, int g
   pct << o.pct;
   std::string datasets;
   for (const auto& d : o.datasets) datasets += (datasets.empty() ? "" : ",") + d;
-  std::vector<std::string> a = {self_exe(), "reproduce", "--data-root", o.data_root, "--out", o.out,
-                                "--datasets", datasets, "--pct", pct.str(), "--losses", o.losses,
-                                "--seeds", std::to_string(o.seeds), "--epochs", std::to_string(o.epochs),
-                                "--patience", std::to_string(o.patience), "--batch", std::to_string(o.batch),
-                                "--max-train", std::to_string(o.max_train), "--max-eval", std::to_string(o.max_eval),
-                                "--cka-batch", std::to_string(o.cka_batch), "--cka-samples",
-                                std::to_string(o.cka_samples), "--cka-layers", o.cka_layers, "--device",
-                                "cuda:" + std::to_string(gpu), "--only", std::to_string(index), "--quiet"};
+  std::vector<std::string> a = {o.worker_exe.empty() ? self_exe() : o.worker_exe,
+                                "reproduce",
+                                "--data-root",
+                                o.data_root,
+                                "--out",
+                                o.out,
+                                "--datasets",
+                                datasets,
+                                "--pct",
+                                pct.str(),
+                                "--losses",
+                                o.losses,
+                                "--seeds",
+                                std::to_string(o.seeds),
+                                "--epochs",
+                                std::to_string(o.epochs),
+                                "--patience",
+                                std::to_string(o.patience),
+                                "--batch",
+                                std::to_string(o.batch),
+                                "--max-train",
+                                std::to_string(o.max_train),
+                                "--max-eval",
+                                std::to_string(o.max_eval),
+                                "--cka-batch",
+                                std::to_string(o.cka_batch),
+                                "--cka-samples",
+                                std::to_string(o.cka_samples),
+                                "--cka-layers",
+                                o.cka_layers,
+                                "--device",
+                                gpu >= 0 ? "cuda:" + std::to_string(gpu) : "cpu",
+                                "--only",
+                                std::to_string(index),
+                                "--workers",
+                                std::to_string(o.workers),
+                                "--quiet"};
   if (o.no_tf32) a.push_back("--no-tf32");
   return a;
 }
@@ -178,8 +209,8 @@ int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
       const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
       posix_spawn_file_actions_destroy(&fa);
       BIASCKA_CHECK(rc == 0, "cannot start a worker for ", r.run_dir, " (", std::strerror(rc), ")");
-      note(o.progress, "cuda:" + std::to_string(gpu) + " <- " + r.dataset + "/" + r.loss + "/seed" +
-                           std::to_string(r.seed) + " (log " + log + ")");
+      note(o.progress, (gpu >= 0 ? "cuda:" + std::to_string(gpu) : std::string("cpu")) + " <- " + r.dataset +
+                           "/" + r.loss + "/seed" + std::to_string(r.seed) + " (log " + log + ")");
       running[pid] = {gpu, &r};
     }
     if (running.empty()) break;
@@ -197,13 +228,14 @@ int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (code != 0 && code != 130) {
       ++failures;
-      note(ProgressMode::Auto, "warning: " + run->run_dir + " failed (exit " + std::to_string(code) + "); see " +
-                                   run->run_dir + "/worker.log");
+      note(ProgressMode::Auto, "warning: " + run->run_dir + " failed (exit " + std::to_string(code) +
+                                   "); see " + run->run_dir + "/worker.log");
     }
   }
   std::signal(SIGINT, previous);
   if (g_stop) return 130;
-  BIASCKA_CHECK(failures == 0, failures, " run(s) failed; their worker.log files say why (run the command again to retry)");
+  BIASCKA_CHECK(failures == 0, failures,
+                " run(s) failed; their worker.log files say why (run the command again to retry)");
   return 0;
 }
 
@@ -237,9 +269,10 @@ std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::strin
       for (int seed = 0; seed < o.seeds; ++seed, ++index) {
         if (dir.empty()) continue;
         if (index % o.shard_count != o.shard_index) continue;
-        grid.push_back({dataset, obj->name, dir,
-                        (fs::path(o.out) / "runs" / dataset / obj->name / ("seed" + std::to_string(seed))).string(),
-                        seed, index});
+        grid.push_back(
+            {dataset, obj->name, dir,
+             (fs::path(o.out) / "runs" / dataset / obj->name / ("seed" + std::to_string(seed))).string(),
+             seed, index});
       }
   }
   return grid;
@@ -290,9 +323,10 @@ void collect(const std::vector<std::string>& dirs, const std::string& out, const
     tables.push_back(make_table(runs, metric));
   write_text_atomic(out + "/table.json", table_json(tables).dump(2) + "\n");
   write_text_atomic(out + "/table.csv", table_csv(tables));
-  std::string md = "# Table 3: test accuracy (%) per objective and dataset\n\n" + table_markdown(tables[0], true) +
-                   "\n## Bias-aligned test accuracy (%)\n\n" + table_markdown(tables[2], false) +
-                   "\n## Bias-conflicting test accuracy (%)\n\n" + table_markdown(tables[3], false);
+  std::string md = "# Table 3: test accuracy (%) per objective and dataset\n\n" +
+                   table_markdown(tables[0], true) + "\n## Bias-aligned test accuracy (%)\n\n" +
+                   table_markdown(tables[2], false) + "\n## Bias-conflicting test accuracy (%)\n\n" +
+                   table_markdown(tables[3], false);
   write_text_atomic(out + "/table.md", md);
   const bool fig1 = write_figure1(runs, out + "/figure1.png");
   const bool curves = write_curves(runs, out + "/curves.png");

@@ -19,7 +19,8 @@ struct ReproduceOptions {
   std::string losses = "all";
   int seeds = 3;
   std::string device = "cpu";
-  std::vector<int> gpus;          // one training process per GPU, concurrently
+  std::vector<int> gpus;          // one training process per GPU, concurrently (-1: a CPU worker, for tests)
+  std::string worker_exe;         // the program the --gpus workers run ("" = this one)
   int shard_index = 0, shard_count = 1;
   bool quick = false;             // built-in default data, subsets, few epochs, one seed, CPU
   // The training protocol (paper defaults).
