@@ -90,6 +90,9 @@ Context& context(int device) {
     BIASCKA_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
     BIASCKA_CUBLAS_CHECK(cublasCreate(&c.cublas));
     BIASCKA_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
+    // An explicit workspace: cuBLAS must not allocate while a training step is captured as a CUDA graph.
+    constexpr size_t kCublasWorkspace = size_t{32} << 20;
+    BIASCKA_CUBLAS_CHECK(cublasSetWorkspace(c.cublas, c.allocator->allocate(kCublasWorkspace), kCublasWorkspace));
     BIASCKA_CUDNN_CHECK(cudnnCreate(&c.cudnn));
     BIASCKA_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
   }
