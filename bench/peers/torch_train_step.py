@@ -75,6 +75,7 @@ def main():
            "seconds": dt, "images_per_s": ips}
     if a.device == "cuda":
         res["peak_device_bytes"] = torch.cuda.max_memory_allocated()
+        res["peak_reserved_bytes"] = torch.cuda.max_memory_reserved()
         res["gpu"] = torch.cuda.get_device_name()
         res["cudnn"] = torch.backends.cudnn.version()
     if a.json:
