@@ -16,7 +16,8 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, int64_
   const float step_size = static_cast<float>(o.lr / bc1);
   const float bc2_sqrt = static_cast<float>(std::sqrt(bc2));
   const float b1 = o.beta1, b2 = o.beta2, wd = o.weight_decay, eps = o.eps;
-  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+  // Captured by value: through references the loop does not vectorise.
+  parallel_for(n, 1 << 14, [=](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       const float gi = g[i] + wd * p[i];

@@ -11,12 +11,15 @@ namespace biascka {
 namespace {
 constexpr int64_t kGrain = 1 << 15;
 
-// out[i] = f(i) on the CPU, in parallel.
+// out[i] = f(a[i], b[i]) on the CPU, in parallel (b may be null: f then sees a[i] twice; out may be a,
+// same index only). Plain pointer arguments and a value functor let the loop vectorise; an element-index
+// lambda over captured references did not (relu's backward ran at half the memory bandwidth).
 template <class F>
-void cpu_map(int64_t n, F&& f) {
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
+void cpu_map(float* out, const float* a, const float* b, int64_t n, F f) {
+  const float* bb = b ? b : a;
+  parallel_for(n, kGrain, [=](int64_t lo, int64_t hi) {
 #pragma omp simd
-    for (int64_t i = b; i < e; ++i) f(i);
+    for (int64_t i = lo; i < hi; ++i) out[i] = f(a[i], bb[i]);
   });
 }
 
@@ -29,7 +32,7 @@ Tensor relu_backward(const Tensor& gy, const Tensor& y) {
   if (gy.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(kernels::relu_backward(o, g, yy, n, BIASCKA_STREAM(gy)));
   } else {
-    cpu_map(n, [&](int64_t i) { o[i] = yy[i] > 0.f ? g[i] : 0.f; });
+    cpu_map(o, g, yy, n, [](float gv, float yv) { return yv > 0.f ? gv : 0.f; });
   }
   return gx;
 }
@@ -48,7 +51,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   if (a.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(kernels::add(o, x, y, n, BIASCKA_STREAM(a)));
   } else {
-    cpu_map(n, [&](int64_t i) { o[i] = x[i] + y[i]; });
+    cpu_map(o, x, y, n, [](float u, float v) { return u + v; });
   }
   return record("add", out, {a, b}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{g, g}; });
 }
@@ -62,7 +65,7 @@ Tensor relu(const Tensor& x) {
   if (x.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(kernels::relu_forward(o, in, n, BIASCKA_STREAM(x)));
   } else {
-    cpu_map(n, [&](int64_t i) { o[i] = in[i] > 0.f ? in[i] : 0.f; });
+    cpu_map(o, in, nullptr, n, [](float u, float) { return u > 0.f ? u : 0.f; });
   }
   Tensor saved = y.detach();
   return record("relu", y, {x}, [saved](const Tensor& g, const Node&) {
@@ -79,7 +82,7 @@ Tensor scale(const Tensor& x, float alpha) {
   if (x.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(kernels::scale(o, in, n, alpha, BIASCKA_STREAM(x)));
   } else {
-    cpu_map(n, [&](int64_t i) { o[i] = alpha * in[i]; });
+    cpu_map(o, in, nullptr, n, [alpha](float u, float) { return alpha * u; });
   }
   return record("scale", out, {x}, [alpha](const Tensor& g, const Node&) {
     return std::vector<Tensor>{scale(g, alpha)};
@@ -97,7 +100,7 @@ void add_(Tensor& y, const Tensor& x, float alpha) {
   if (y.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(kernels::axpy(o, in, n, alpha, BIASCKA_STREAM(y)));
   } else {
-    cpu_map(n, [&](int64_t i) { o[i] += alpha * in[i]; });
+    cpu_map(o, o, in, n, [alpha](float u, float v) { return u + alpha * v; });
   }
 }
 
