@@ -8,6 +8,7 @@
 #include "cka/centering.h"
 #include "cka/gram.h"
 #include "cka/hsic.h"
+#include "cka/minibatch_cuda.h"
 #include "engine/error.h"
 
 namespace biascka::cka {
@@ -29,6 +30,22 @@ MinibatchCka::MinibatchCka(std::vector<std::string> names_a, std::vector<std::st
   sum_.assign(layers_a_.size() * layers_b().size(), 0.0);
   self_a_.assign(layers_a_.size(), 0.0);
   self_b_.assign(layers_b().size(), 0.0);
+  if (opts_.device.is_cuda() && opts_.kernel.kind == Kernel::Linear)
+    gpu_ = std::make_unique<CudaCka>(static_cast<int64_t>(layers_a_.size()),
+                                     static_cast<int64_t>(layers_b_.size()), opts_);
+}
+
+MinibatchCka::~MinibatchCka() = default;
+MinibatchCka::MinibatchCka(MinibatchCka&&) noexcept = default;
+MinibatchCka& MinibatchCka::operator=(MinibatchCka&&) noexcept = default;
+
+void MinibatchCka::sync() const {
+  if (gpu_) gpu_->download(sum_, self_a_, self_b_, timing_);
+}
+
+const CkaTiming& MinibatchCka::timing() const {
+  sync();
+  return timing_;
 }
 
 void MinibatchCka::add_batch(const std::vector<Tensor>& a, const std::vector<Tensor>* b) {
@@ -94,6 +111,12 @@ void MinibatchCka::add_batch(int64_t n, const LayerSource& a, const LayerSource*
                                       min_batch(opts_.estimator)));
     return;
   }
+  if (gpu_) {
+    gpu_->add_batch(n, a, b, layers_a_, layers_b_);
+    ++batches_;
+    samples_ += n;
+    return;
+  }
   const double scale = hsic_scale(n, opts_.estimator);
   m_ = packed_size(n, opts_.estimator);
   const int64_t la = static_cast<int64_t>(layers_a_.size());
@@ -145,18 +168,22 @@ void MinibatchCka::add_batch(int64_t n, const LayerSource& a, const LayerSource*
 }
 
 Tensor MinibatchCka::hsic_sums() const {
+  sync();
   return to_tensor(sum_, {static_cast<int64_t>(layers_a_.size()), static_cast<int64_t>(layers_b().size())});
 }
 Tensor MinibatchCka::self_hsic_a() const {
+  sync();
   return to_tensor(self_a_, {static_cast<int64_t>(self_a_.size())});
 }
 Tensor MinibatchCka::self_hsic_b() const {
+  sync();
   const std::vector<double>& s = cross() ? self_b_ : self_a_;
   return to_tensor(s, {static_cast<int64_t>(s.size())});
 }
 
 CkaMatrix MinibatchCka::result() const {
   BIASCKA_CHECK(batches_ > 0, "CKA: no batch was accumulated (", samples_, " samples)");
+  sync();
   const size_t la = layers_a_.size(), lb = layers_b().size();
   CkaMatrix out;
   out.warnings = skipped_;

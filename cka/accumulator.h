@@ -8,8 +8,10 @@
 // would exceed the memory budget, the layers are processed in groups (Grams recomputed per group pair),
 // with the same result.
 // Full-data CKA is the same computation with the whole data as one batch.
+// On a GPU (CkaOptions::device, linear kernel) the same steps run on the device: minibatch_cuda.h.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,7 +24,17 @@ struct CkaOptions {
   Estimator estimator = Estimator::Unbiased;
   KernelSpec kernel;
   size_t gram_memory = size_t{1} << 30;  // bytes of centred Grams held at once (all layers when they fit)
+  // Where the Grams and HSIC products run: the CPU, or a GPU for the linear kernel (the RBF kernel's median
+  // runs on the CPU, activations copied there). On a GPU the centred Grams are float32 rows and the sums
+  // float64; see minibatch_cuda.h.
+  Device device = Device::cpu();
+  bool tf32 = true;  // GPU: TF32 tensor cores for the Grams and the pair products; false: exact FP32
+  // GPU: add_batch returns once the batch is queued, so the next forward pass overlaps it. The accumulator
+  // keeps the batch's tensors alive until they are read; the caller must not write into them in the meantime.
+  bool overlap = true;
 };
+
+class CudaCka;
 
 // Layer i's activations for the current batch, [n, ...] of any float dtype on any device. Called when the
 // accumulator needs that layer (more than once per batch when the layers are processed in groups).
@@ -48,11 +60,15 @@ class MinibatchCka {
   // Otherwise the cross-model matrix, layers_a x layers_b.
   MinibatchCka(std::vector<std::string> layers_a, std::vector<std::string> layers_b = {},
                CkaOptions opts = {});
+  ~MinibatchCka();
+  MinibatchCka(MinibatchCka&&) noexcept;
+  MinibatchCka& operator=(MinibatchCka&&) noexcept;
 
   bool cross() const { return !layers_b_.empty(); }
   const std::vector<std::string>& layers_a() const { return layers_a_; }
   const std::vector<std::string>& layers_b() const { return cross() ? layers_b_ : layers_a_; }
   const CkaOptions& options() const { return opts_; }
+  bool on_gpu() const { return gpu_ != nullptr; }
 
   // One batch: a[i] is layer i's activations [n, ...]; b the second model's (cross mode only). A batch
   // smaller than the estimator's minimum (2 biased, 4 unbiased) is skipped with a warning. A batch that
@@ -67,7 +83,8 @@ class MinibatchCka {
   Tensor self_hsic_a() const;
   Tensor self_hsic_b() const;
   CkaMatrix result() const;
-  const CkaTiming& timing() const { return timing_; }
+  // GPU: the device times of the Grams and products (they overlap the forward passes).
+  const CkaTiming& timing() const;
 
  private:
   // Packed centred Grams of layers [first, first + count) of `src` into rows of g.
@@ -80,12 +97,16 @@ class MinibatchCka {
   void self_products(const std::vector<double>& g, int64_t first, int64_t count, double scale,
                      std::vector<double>& self);
 
+  // GPU: the device sums copied into sum_, self_a_, self_b_ and timing_ (a host mirror, hence mutable).
+  void sync() const;
+
   std::vector<std::string> layers_a_, layers_b_;
   CkaOptions opts_;
-  std::vector<double> sum_, self_a_, self_b_;
+  mutable std::vector<double> sum_, self_a_, self_b_;
   int64_t batches_ = 0, samples_ = 0;
   std::vector<std::string> skipped_;
-  CkaTiming timing_;
+  mutable CkaTiming timing_;
+  std::unique_ptr<CudaCka> gpu_;
   // Reused between batches.
   std::vector<float> k_, scratch_;
   std::vector<double> ga_, gb_, prod_, batch_sum_, batch_self_a_, batch_self_b_;

@@ -1,6 +1,7 @@
 #include "cka/gram.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -30,6 +31,32 @@ void center_features(const float* x, int64_t n, int64_t d, float* out) {
       float* o = out + i * d;
       for (int64_t c = c0; c < c1; ++c) o[c] = static_cast<float>(row[c] - mean[c - c0]);
     }
+  });
+}
+
+void column_means(const float* x, int64_t n, int64_t d, float* mu) {
+  parallel_for(d, std::max<int64_t>(64, grain_for(n)), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double s[4] = {0, 0, 0, 0};
+      for (int64_t i = 0; i < n; ++i) s[i % 4] += x[i * d + c];
+      mu[c] = static_cast<float>(((s[0] + s[1]) + (s[2] + s[3])) / static_cast<double>(n));
+    }
+  });
+}
+
+float round_tf32(float v) {
+  if (!std::isfinite(v)) return v;
+  // Adding half of the dropped part's unit to the magnitude bits and truncating rounds ties away from zero.
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(v) + 0x1000u) & 0xffffe000u);
+}
+
+void centred_operands(const float* x, int64_t n, int64_t d, const float* mu, bool tf32, float* out) {
+  parallel_for(n, grain_for(d), [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t c = 0; c < d; ++c) {
+        const float v = x[i * d + c] - mu[c];
+        out[i * d + c] = tf32 ? round_tf32(v) : v;
+      }
   });
 }
 

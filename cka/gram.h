@@ -28,6 +28,16 @@ void rbf_from_linear(float* k, int64_t n, double threshold);
 double layer_gram(const Tensor& x, const KernelSpec& kernel, float* k, std::vector<float>& scratch,
                   double* product_s = nullptr);
 
+// The GPU Gram's operands (CPU twins of kernels/cka_gram.cu, for its parity tests). column_means: the means
+// of a row-major n x d matrix's columns, summed in float64 as four interleaved partial sums (rows i % 4)
+// combined as (s0 + s1) + (s2 + s3), rounded to float. centred_operands: out = x - mu in float, then rounded
+// to TF32 (round_tf32) when `tf32`: exactly what the tensor cores multiply.
+void column_means(const float* x, int64_t n, int64_t d, float* mu);
+void centred_operands(const float* x, int64_t n, int64_t d, const float* mu, bool tf32, float* out);
+// Round to nearest, ties away from zero, keeping 10 mantissa bits (the low 13 bits zero), as PTX
+// cvt.rna.tf32.
+float round_tf32(float v);
+
 // Convenience for tests and small inputs: the F32 [n, n] kernel matrix of x.
 Tensor gram(const Tensor& x, const KernelSpec& kernel = {});
 

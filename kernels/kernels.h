@@ -84,4 +84,67 @@ struct AdamTensor {
 void adam_step(const AdamTensor* tensors, int count, int64_t max_numel, int64_t* step, float lr, float beta1,
                float beta2, float eps, float weight_decay, cudaStream_t s);
 
+// ---- cka_gram.cu, cka_center.cu, cka_hsic.cu ---- (CPU twins: cka/gram.cpp column_means, centred_operands
+// and linear_gram; cka/centering.cpp center_gram_packed; cka/hsic.cpp packed_products)
+// One batch of several layers' activations (row-major [n, d_l] each) goes to their centred Grams, packed as
+// in cka/centering.h (strict upper triangle row by row, then for the biased centring the diagonal / sqrt 2),
+// as float rows of g, in three grouped launches over all the layers.
+constexpr int kCkaMaxLayers = 80;  // layers per grouped launch (the parameter block stays under 4 KB)
+constexpr int kCkaTile = 128;      // Gram tile edge
+constexpr int kCkaTileK = 32;      // columns of X per k-tile
+
+struct CkaGramLayer {
+  const float* x;             // [n, d] row-major, device
+  int64_t d;
+  int64_t col_offset;         // this layer's column means start at mu + col_offset (a multiple of 4)
+  int32_t item_offset;        // first Gram work item (tile x k-slice) of this layer
+  int32_t splits;             // k-slices of the product: their partial tiles are summed in slice order
+  int32_t k_tiles_per_split;  // k-tiles (of kCkaTileK columns) per slice
+  int32_t ws_offset;          // first workspace slot (kCkaTile^2 floats) of this layer, when splits > 1
+};
+
+struct CkaGramBatch {
+  CkaGramLayer layers[kCkaMaxLayers];
+  int32_t count;         // layers in this launch
+  int32_t items;         // Gram work items of all layers
+  int32_t tiles_1d;      // ceil(n / kCkaTile)
+  int32_t tiles;         // tiles_1d (tiles_1d + 1) / 2: the upper-triangle tiles
+  int64_t n;
+  int64_t ld;            // row stride of g, floats
+  int64_t stats_stride;  // doubles per layer in `stats`: tiles * 2 * kCkaTile + 2 n
+  int64_t total_cols;    // column means of all layers, padded: the last col_offset + padded d
+  float* mu;             // column means
+  float* g;              // row l: layer l's packed centred Gram
+  float* workspace;      // partial tiles of split products
+  int32_t* counters;     // per layer tiles + 1 counters, zero before the first launch; kernels leave them zero
+  double* stats;         // per layer: each tile's row and column sums, the Gram's diagonal, the centring offsets
+  bool unbiased;         // U-centring (else H K H)
+  bool tf32;             // TF32 tensor-core products (else exact FP32)
+};
+
+// mu[col_offset + c] = float(mean over the n rows of x[:, c]), the mean summed in float64 (four interleaved
+// partial sums, as the CPU twin column_means).
+void cka_column_means(const CkaGramBatch& b, cudaStream_t s);
+// Each layer's Gram of the centred operands a = x - mu (rounded to TF32 when b.tf32): the upper-triangle
+// tiles, split over k where b.layers says so. Writes the Gram's strict upper triangle into g (and its
+// diagonal after it for the biased centring), and the centring offsets m_i into stats, so that the centred
+// Gram is K_ij - m_i - m_j. Deterministic: split partials are summed in a fixed order.
+void cka_fused_gram(const CkaGramBatch& b, cudaStream_t s);
+// g in place: K_ij - m_i - m_j (float64 arithmetic), and the biased diagonal (K_ii - 2 m_i) / sqrt 2.
+void cka_center_packed(const CkaGramBatch& b, cudaStream_t s);
+// The unfused path (benchmark baseline, one layer): a full symmetric n x n Gram k (both triangles) to its
+// packed centred Gram g, with its row sums taken in float64; scratch holds n doubles.
+void cka_center_dense(const float* k, int64_t n, bool unbiased, float* g, double* scratch, cudaStream_t s);
+
+// HSIC sums. p holds `chunks` consecutive row-major ca x cb products of packed Gram rows over consecutive
+// column ranges; out[(a0 + i) * ld + b0 + j] = scale * sum over chunks of p[c][i][j], summed in float64.
+// symmetric: a block of one set of rows with itself, (i, j) and (j, i) both take the upper triangle's value;
+// mirror: out[(b0 + j) * ld + a0 + i] gets the same value.
+void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale, double* out,
+                         int64_t ld, int64_t a0, int64_t b0, bool symmetric, bool mirror, cudaStream_t s);
+// out[r] = scale * sum_j g[r * ld + j]^2 over j < m, in float64.
+void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out, cudaStream_t s);
+// dst[i] += src[i * src_stride] for i < count.
+void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t s);
+
 }  // namespace biascka::kernels

@@ -1,0 +1,72 @@
+// The all-pairs HSIC step's small kernels (CPU twin: cka/hsic.cpp packed_products and the accumulator's
+// per-batch bookkeeping): the chunked products of packed Gram rows (cuBLAS, in cka/) summed into float64
+// HSIC values, each row's product with itself, and the per-batch sums added to the running ones.
+#include "kernels/common.cuh"
+#include "kernels/kernels.h"
+
+namespace biascka::kernels {
+
+namespace {
+
+constexpr int kRowDotThreads = 256;
+
+__global__ void record_products_kernel(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale,
+                                       double* out, int64_t ld, int64_t a0, int64_t b0, bool symmetric,
+                                       bool mirror) {
+  BIASCKA_GRID_STRIDE(idx, ca * cb) {
+    const int64_t i = idx / cb, j = idx % cb;
+    // A block of one set with itself: both triangles from the upper one, so the matrix is exactly symmetric.
+    const int64_t src = symmetric && i > j ? j * cb + i : idx;
+    double s = 0;
+    for (int64_t c = 0; c < chunks; ++c) s += p[c * ca * cb + src];
+    const double v = scale * s;
+    out[(a0 + i) * ld + b0 + j] = v;
+    if (mirror) out[(b0 + j) * ld + a0 + i] = v;
+  }
+}
+
+__global__ void row_dots_kernel(const float* g, int64_t m, int64_t ld, double scale, double* out) {
+  __shared__ double red[kRowDotThreads];
+  const float* row = g + static_cast<int64_t>(blockIdx.x) * ld;
+  double s = 0;
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    const double v = row[j];
+    s += v * v;
+  }
+  red[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = blockDim.x / 2; w > 0; w >>= 1) {
+    if (threadIdx.x < w) red[threadIdx.x] += red[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = scale * red[0];
+}
+
+__global__ void accumulate_kernel(double* dst, const double* src, int64_t count, int64_t stride) {
+  BIASCKA_GRID_STRIDE(i, count) dst[i] += src[i * stride];
+}
+
+}  // namespace
+
+void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale, double* out,
+                         int64_t ld, int64_t a0, int64_t b0, bool symmetric, bool mirror, cudaStream_t s) {
+  if (ca * cb == 0) return;
+  record_products_kernel<<<blocks_for(ca * cb), kThreads, 0, s>>>(p, chunks, ca, cb, scale, out, ld, a0, b0,
+                                                                  symmetric, mirror);
+  BIASCKA_KERNEL_LAUNCHED("cka_record_products");
+}
+
+void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
+                  cudaStream_t s) {
+  if (rows == 0) return;
+  row_dots_kernel<<<static_cast<unsigned>(rows), kRowDotThreads, 0, s>>>(g, m, ld, scale, out);
+  BIASCKA_KERNEL_LAUNCHED("cka_row_dots");
+}
+
+void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t s) {
+  if (count == 0) return;
+  accumulate_kernel<<<blocks_for(count), kThreads, 0, s>>>(dst, src, count, src_stride);
+  BIASCKA_KERNEL_LAUNCHED("cka_accumulate");
+}
+
+}  // namespace biascka::kernels
