@@ -4,13 +4,13 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "data/loader.h"
 #include "engine/adam.h"
 #include "engine/allocator.h"
 #include "engine/autograd.h"
 #include "engine/ops/conv2d.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
-#include "data/loader.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
 #include "workflows/train_step.h"
@@ -77,9 +77,15 @@ void bench_train(const BenchOpts& o) {
 #endif
   const double ips = static_cast<double>(o.batch) * o.steps / secs;
   if (o.json) {
-    nlohmann::json j = {{"framework", "biascka"}, {"device", dev.str()},       {"mode", o.eval ? "eval" : "train"},
-                        {"batch", o.batch},       {"image_size", o.image_size}, {"steps", o.steps},
-                        {"threads", cpu_threads()}, {"seconds", secs},          {"images_per_s", ips}};
+    nlohmann::json j = {{"framework", "biascka"},
+                        {"device", dev.str()},
+                        {"mode", o.eval ? "eval" : "train"},
+                        {"batch", o.batch},
+                        {"image_size", o.image_size},
+                        {"steps", o.steps},
+                        {"threads", cpu_threads()},
+                        {"seconds", secs},
+                        {"images_per_s", ips}};
     if (dev.is_cuda()) {
       j["peak_device_bytes"] = peak;
       j["peak_in_use_bytes"] = peak_in_use;
@@ -93,20 +99,30 @@ void bench_train(const BenchOpts& o) {
 }  // namespace
 
 void add_bench_command(CLI::App& root) {
-  auto* bench = root.add_subcommand("bench", "Benchmarks (Google Benchmark microbenchmarks live in build/bin/bench_*)");
+  auto* bench =
+      root.add_subcommand("bench", "Benchmarks (Google Benchmark microbenchmarks live in build/bin/bench_*)");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchOpts>();
   auto* train = bench->add_subcommand(
       "train",
-      "Time ResNet18 training steps (forward, cross-entropy, backward, Adam) on random data; the last line is\n"
+      "Time ResNet18 training steps (forward, cross-entropy, backward, Adam) on random data; the last line "
+      "is\n"
       "`images/s: <n>`. Compare with bench/peers/torch_train_step.py.\n"
       "Example: biascka bench train --device cpu --batch 128 --image-size 28 --steps 10");
   train->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
-  train->add_option("--batch", o->batch, "images per step")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--image-size", o->image_size, "square input size")->capture_default_str()->check(CLI::Range(8, 1024));
-  train->add_option("--classes", o->classes, "output classes")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--batch", o->batch, "images per step")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_option("--image-size", o->image_size, "square input size")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1024));
+  train->add_option("--classes", o->classes, "output classes")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   train->add_option("--steps", o->steps, "timed steps")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--warmup", o->warmup, "untimed steps first")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   train->add_option("--threads", o->threads, "CPU threads (0: all cores)")->capture_default_str();
   train->add_flag("--eval", o->eval, "time the evaluation forward (no grad) instead of a training step");
   train->add_flag("--cifar-stem", o->cifar_stem, "3x3/1 stem without max-pool");

@@ -22,18 +22,24 @@ void add_eval_command(CLI::App& root) {
   auto o = std::make_shared<Opts>();
   auto* cmd = root.add_subcommand(
       "eval",
-      "Evaluate a checkpoint on a split folder (DisEnt layout): accuracy on all, bias-aligned and bias-conflicting\n"
+      "Evaluate a checkpoint on a split folder (DisEnt layout): accuracy on all, bias-aligned and "
+      "bias-conflicting\n"
       "samples, per class, and the confusion matrix. For B-FFHQ, DisEnt reports conflicting_accuracy alone.\n"
-      "Writes --out eval.json with keys accuracy, aligned_accuracy, conflicting_accuracy, per_class, confusion, count.\n"
-      "Example: biascka eval --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out eval.json");
+      "Writes --out eval.json with keys accuracy, aligned_accuracy, conflicting_accuracy, per_class, "
+      "confusion, count.\n"
+      "Example: biascka eval --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out "
+      "eval.json");
   cmd->add_option("--checkpoint", o->checkpoint, "model weights (safetensors)")->required();
   cmd->add_option("--data", o->data, "split folder (e.g. ROOT/cmnist/test)")->required();
   cmd->add_option("--out", o->out, "write the result as JSON here");
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--max-eval", o->max_eval, "a seeded subset of this many images (0: all)")->capture_default_str();
-  cmd->add_option("--normalization", o->normalization, "cmnist | cifar10c | bffhq | unit (default: from the path)");
-  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")->capture_default_str();
+  cmd->add_option("--max-eval", o->max_eval, "a seeded subset of this many images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--normalization", o->normalization,
+                  "cmnist | cifar10c | bffhq | unit (default: from the path)");
+  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {

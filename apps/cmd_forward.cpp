@@ -24,12 +24,17 @@ void add_forward_command(CLI::App& root) {
       "Run a model on a batch and dump what it computes: `logits` and one `act.<layer>` per requested layer\n"
       "(4-D maps in PyTorch's NCHW order), the layer order in the metadata key `layers`.\n"
       "Evaluation mode (running statistics, no dropout) unless --train-mode.\n"
-      "Example: biascka forward --checkpoint run/best.safetensors --input x.npy --out acts.safetensors --layers modules");
-  cmd->add_option("--checkpoint", o->checkpoint, "model weights (safetensors, torchvision names)")->required();
-  cmd->add_option("--input", o->input, "input batch [N, 3, H, W] float32: X.npy or FILE.safetensors:TENSOR")->required();
+      "Example: biascka forward --checkpoint run/best.safetensors --input x.npy --out acts.safetensors "
+      "--layers modules");
+  cmd->add_option("--checkpoint", o->checkpoint, "model weights (safetensors, torchvision names)")
+      ->required();
+  cmd->add_option("--input", o->input, "input batch [N, 3, H, W] float32: X.npy or FILE.safetensors:TENSOR")
+      ->required();
   cmd->add_option("--out", o->out, "output safetensors file")->required();
-  cmd->add_flag("--train-mode", o->train_mode, "batch statistics (running stats updated in memory only) and dropout");
-  cmd->add_flag("--no-dropout", o->no_dropout, "with --train-mode: leave dropout out (as torchvision's resnet18)");
+  cmd->add_flag("--train-mode", o->train_mode,
+                "batch statistics (running stats updated in memory only) and dropout");
+  cmd->add_flag("--no-dropout", o->no_dropout,
+                "with --train-mode: leave dropout out (as torchvision's resnet18)");
   cmd->add_option("--layers", o->layers, "all | modules | REGEX over the layer names")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--seed", o->seed, "dropout seed with --train-mode")->capture_default_str();
@@ -54,7 +59,9 @@ void add_forward_command(CLI::App& root) {
     out.insert(out.begin(), {"logits", logits});
     nlohmann::json meta_layers = layers;
     write_safetensors(o->out, out,
-                      {{"layers", meta_layers.dump()}, {"layout", "NCHW"}, {"checkpoint", o->checkpoint},
+                      {{"layers", meta_layers.dump()},
+                       {"layout", "NCHW"},
+                       {"checkpoint", o->checkpoint},
                        {"mode", o->train_mode ? "train" : "eval"}});
     std::printf("wrote %s: logits %s and %zu layers\n", o->out.c_str(), shape_str(logits.shape()).c_str(),
                 layers.size());

@@ -14,15 +14,19 @@
 namespace biascka::app {
 
 void add_info_command(CLI::App& root) {
-  auto* cmd = root.add_subcommand("info", "Print build options, BLAS, oneDNN, CUDA/cuDNN versions and the GPUs found.\n"
-                                          "Example: biascka info");
+  auto* cmd =
+      root.add_subcommand("info",
+                          "Print build options, BLAS, oneDNN, CUDA/cuDNN versions and the GPUs found.\n"
+                          "Example: biascka info");
   cmd->callback([] {
     std::printf("biascka %s\n", BIASCKA_VERSION);
     std::printf("  compiler      : %s\n", __VERSION__);
-    std::printf("  CPU threads   : %d (of %u hardware)\n", cpu_threads(), std::thread::hardware_concurrency());
+    std::printf("  CPU threads   : %d (of %u hardware)\n", cpu_threads(),
+                std::thread::hardware_concurrency());
     std::printf("  BLAS          : %s\n", blas_name());
-    std::printf("  CPU conv      : %s\n", onednn_available() ? ("oneDNN " + onednn_version()).c_str()
-                                                             : "reference im2col + GEMM (no oneDNN in this build)");
+    std::printf("  CPU conv      : %s\n", onednn_available()
+                                              ? ("oneDNN " + onednn_version()).c_str()
+                                              : "reference im2col + GEMM (no oneDNN in this build)");
     if (!cuda_compiled()) {
       std::printf("  CUDA backend  : not built\n");
       return;

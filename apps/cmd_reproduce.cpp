@@ -32,35 +32,45 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   o->command_line = command_line;
   auto* cmd = root.add_subcommand(
       "reproduce",
-      "Train the paper's grid (datasets x objectives x seeds) with its protocol and write Table 3 and Figure 1.\n"
-      "One run folder per (dataset, objective, seed) under DIR/runs/; finished runs are skipped and an interrupted\n"
-      "one resumes, so the same command continues after any stop. Writes DIR/table.md, table.csv, table.json,\n"
+      "Train the paper's grid (datasets x objectives x seeds) with its protocol and write Table 3 and Figure "
+      "1.\n"
+      "One run folder per (dataset, objective, seed) under DIR/runs/; finished runs are skipped and an "
+      "interrupted\n"
+      "one resumes, so the same command continues after any stop. Writes DIR/table.md, table.csv, "
+      "table.json,\n"
       "figure1.png, curves.png and report.md.\n"
       "Examples:\n"
       "  biascka reproduce --quick --out repro-quick                 (built-in data, CPU, ~10 min)\n"
       "  biascka reproduce --data-root ROOT --device cuda --out repro\n"
       "  biascka reproduce --data-root ROOT --gpus 0,1,2,3 --out repro      (one run per GPU at a time)\n"
-      "  biascka reproduce --data-root ROOT --device cuda --shard 2/8 --out shard2   (a slice, e.g. a Slurm task)\n"
+      "  biascka reproduce --data-root ROOT --device cuda --shard 2/8 --out shard2   (a slice, e.g. a Slurm "
+      "task)\n"
       "  biascka reproduce --collect shard0 shard1 ... --out repro          (merge shards: same tables)");
   cmd->add_option("--data-root", o->data_root, "folder holding cmnist/, cifar10c/, bffhq/ (DisEnt layout)");
   cmd->add_option("--out", o->out, "output folder")->required();
   cmd->add_option("--datasets", *datasets, "comma-separated: cmnist,cifar10c,bffhq")->capture_default_str();
   cmd->add_option("--pct", o->pct, "conflicting percentage folder (0.5, 1, 2, 5)")->capture_default_str();
-  cmd->add_option("--losses", o->losses, "all, or comma-separated: sce,bce,nll,l1,l2,sos")->capture_default_str();
-  cmd->add_option("--seeds", o->seeds, "seeds per cell (0..N-1)")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--losses", o->losses, "all, or comma-separated: sce,bce,nll,l1,l2,sos")
+      ->capture_default_str();
+  cmd->add_option("--seeds", o->seeds, "seeds per cell (0..N-1)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--gpus", *gpus, "e.g. 0,1,2,3: one training process per GPU, concurrently");
-  cmd->add_option("--shard", *shard, "I/N: run the runs whose grid index is I mod N (for clusters)")->capture_default_str();
+  cmd->add_option("--shard", *shard, "I/N: run the runs whose grid index is I mod N (for clusters)")
+      ->capture_default_str();
   cmd->add_option("--collect", *collect, "merge these finished output folders into --out (no training)");
   cmd->add_flag("--quick", o->quick,
-                "built-in Colored Fashion-MNIST, 6000 training images, 4 epochs, one seed, CPU: every output in ~10 min");
+                "built-in Colored Fashion-MNIST, 6000 training images, 4 epochs, one seed, CPU: every output "
+                "in ~10 min");
   cmd->add_option("--epochs", o->epochs, "maximum epochs per run")->capture_default_str();
   cmd->add_option("--patience", o->patience, "early-stopping patience")->capture_default_str();
   cmd->add_option("--batch", o->batch, "training batch size")->capture_default_str();
   cmd->add_option("--max-train", o->max_train, "train on a seeded subset (0: all)")->capture_default_str();
   cmd->add_option("--max-eval", o->max_eval, "evaluate on a seeded subset (0: all)")->capture_default_str();
   cmd->add_option("--cka-batch", o->cka_batch, "minibatch size of Figure 1's CKA")->capture_default_str();
-  cmd->add_option("--cka-samples", o->cka_samples, "test images for Figure 1's CKA (0: all)")->capture_default_str();
+  cmd->add_option("--cka-samples", o->cka_samples, "test images for Figure 1's CKA (0: all)")
+      ->capture_default_str();
   cmd->add_option("--cka-layers", o->cka_layers, "all | modules | REGEX")->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU");
@@ -70,7 +80,8 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
     o->progress = *quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
     if (!collect->empty()) {
       workflows::collect(*collect, o->out, o->command_line);
-      std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n", o->out.c_str());
+      std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n",
+                  o->out.c_str());
       return;
     }
     o->datasets = split_list(*datasets);
@@ -89,7 +100,8 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
     BIASCKA_CHECK(!o->data_root.empty(), "reproduce needs --data-root ROOT (or --quick, or --collect)");
     const int rc = workflows::reproduce(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);
-    std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n", o->out.c_str());
+    std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n",
+                o->out.c_str());
   });
 }
 

@@ -17,34 +17,48 @@ void add_train_command(CLI::App& root) {
   auto* cmd = root.add_subcommand(
       "train",
       "Train ResNet18 from scratch with one objective (Adam, early stopping on validation accuracy).\n"
-      "DATA is a pct folder of the DisEnt layout: DATA/align + DATA/conflict train, DATA/valid (or DATA/../valid)\n"
+      "DATA is a pct folder of the DisEnt layout: DATA/align + DATA/conflict train, DATA/valid (or "
+      "DATA/../valid)\n"
       "stops early, DATA/../test (when present) evaluates the best checkpoint at the end.\n"
-      "Writes RUN/settings.json, RUN/metrics.jsonl (one line per epoch), RUN/best.safetensors (torchvision names),\n"
-      "RUN/last.safetensors (model + optimizer + loop state; Ctrl-C saves it mid-epoch) and RUN/summary.json\n"
+      "Writes RUN/settings.json, RUN/metrics.jsonl (one line per epoch), RUN/best.safetensors (torchvision "
+      "names),\n"
+      "RUN/last.safetensors (model + optimizer + loop state; Ctrl-C saves it mid-epoch) and "
+      "RUN/summary.json\n"
       "(test.accuracy, test.aligned_accuracy, test.conflicting_accuracy, ...).\n"
       "Example: biascka train --data ROOT/cmnist/5pct --loss sce --seed 0 --out runs/cmnist-sce-0");
   cmd->add_option("--data", o->data, "pct folder, e.g. ROOT/cmnist/5pct");
   cmd->add_option("--out", o->out, "run folder to create");
   cmd->add_option("--resume", *resume, "continue the run in this folder (its settings are reused)");
   cmd->add_option("--loss", o->loss, "sce | nll | bce | l1 | l2 | sos")->capture_default_str();
-  cmd->add_option("--sos-alpha", o->objective_params.sos_alpha, "alpha of the rescaled square loss")->capture_default_str();
-  cmd->add_option("--sos-beta", o->objective_params.sos_beta, "beta of the rescaled square loss")->capture_default_str();
+  cmd->add_option("--sos-alpha", o->objective_params.sos_alpha, "alpha of the rescaled square loss")
+      ->capture_default_str();
+  cmd->add_option("--sos-beta", o->objective_params.sos_beta, "beta of the rescaled square loss")
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "initialisation, shuffling and dropout seed")->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--epochs", o->epochs, "maximum epochs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--patience", o->patience, "early-stopping patience in epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--patience", o->patience, "early-stopping patience in epochs")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--weight-decay", o->weight_decay, "L2 added to the gradient (torch.optim.Adam)")->capture_default_str();
-  cmd->add_option("--max-train", o->max_train, "train on a seeded subset of this many images (0: all)")->capture_default_str();
-  cmd->add_option("--max-eval", o->max_eval, "evaluate on a seeded subset of this many images (0: all)")->capture_default_str();
-  cmd->add_option("--stem", o->stem, "imagenet (torchvision's 7x7/2 + max-pool) | cifar (3x3/1)")->capture_default_str();
-  cmd->add_option("--normalization", o->normalization, "cmnist | cifar10c | bffhq | unit (default: from the folder name)");
-  cmd->add_option("--image-size", o->image_size, "resize images to this size (0: native; bffhq 224)")->capture_default_str();
+  cmd->add_option("--weight-decay", o->weight_decay, "L2 added to the gradient (torch.optim.Adam)")
+      ->capture_default_str();
+  cmd->add_option("--max-train", o->max_train, "train on a seeded subset of this many images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--max-eval", o->max_eval, "evaluate on a seeded subset of this many images (0: all)")
+      ->capture_default_str();
+  cmd->add_option("--stem", o->stem, "imagenet (torchvision's 7x7/2 + max-pool) | cifar (3x3/1)")
+      ->capture_default_str();
+  cmd->add_option("--normalization", o->normalization,
+                  "cmnist | cifar10c | bffhq | unit (default: from the folder name)");
+  cmd->add_option("--image-size", o->image_size, "resize images to this size (0: native; bffhq 224)")
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU compute threads (0: cores)")->capture_default_str();
   cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU (no TF32 tensor cores)");
-  cmd->add_flag("--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");
+  cmd->add_flag(
+      "--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");
   cmd->add_flag("--quiet", *quiet, "no progress output (errors and the final line only)");
   cmd->callback([o, resume, quiet, threads] {
     if (*threads > 0) set_cpu_threads(*threads);
@@ -54,7 +68,8 @@ void add_train_command(CLI::App& root) {
       BIASCKA_CHECK(o->out.empty() || o->out == *resume, "--resume RUN and --out differ");
       o->out = *resume;
     } else {
-      BIASCKA_CHECK(!o->data.empty() && !o->out.empty(), "train needs --data DIR and --out RUN (or --resume RUN)");
+      BIASCKA_CHECK(!o->data.empty() && !o->out.empty(),
+                    "train needs --data DIR and --out RUN (or --resume RUN)");
       losses::objective(o->loss);  // fail on a bad name before any work
     }
     const auto r = workflows::train(*o, resuming);

@@ -16,22 +16,27 @@ Tensor read_input_batch(const std::string& spec) {
     fail(spec, ": --input must be X.npy or FILE.safetensors:TENSOR_NAME");
   }
   if (x.dtype() == DType::F64) x = x.to_dtype(DType::F32);
-  BIASCKA_CHECK(x.dtype() == DType::F32, spec, ": input must be float32 (or float64), got ", dtype_name(x.dtype()));
-  BIASCKA_CHECK(x.dim() == 4 && x.size(1) == 3, spec, ": input must be [N, 3, H, W], got ", shape_str(x.shape()));
+  BIASCKA_CHECK(x.dtype() == DType::F32, spec, ": input must be float32 (or float64), got ",
+                dtype_name(x.dtype()));
+  BIASCKA_CHECK(x.dim() == 4 && x.size(1) == 3, spec, ": input must be [N, 3, H, W], got ",
+                shape_str(x.shape()));
   return x;
 }
 
 ResNet18Config config_from_checkpoint(const TensorFile& ckpt) {
   ResNet18Config cfg;
-  BIASCKA_CHECK(ckpt.contains("fc.weight"), ckpt.path, ": no tensor 'fc.weight' (not a ResNet18 checkpoint?)");
-  BIASCKA_CHECK(ckpt.contains("conv1.weight"), ckpt.path, ": no tensor 'conv1.weight' (not a ResNet18 checkpoint?)");
+  BIASCKA_CHECK(ckpt.contains("fc.weight"), ckpt.path,
+                ": no tensor 'fc.weight' (not a ResNet18 checkpoint?)");
+  BIASCKA_CHECK(ckpt.contains("conv1.weight"), ckpt.path,
+                ": no tensor 'conv1.weight' (not a ResNet18 checkpoint?)");
   const Tensor& fc = ckpt.at("fc.weight");
-  BIASCKA_CHECK(fc.dim() == 2 && fc.size(1) == 512 && fc.size(0) >= 1, ckpt.path, ": tensor 'fc.weight' has shape ",
-                shape_str(fc.shape()), ", expected [classes, 512]");
+  BIASCKA_CHECK(fc.dim() == 2 && fc.size(1) == 512 && fc.size(0) >= 1, ckpt.path,
+                ": tensor 'fc.weight' has shape ", shape_str(fc.shape()), ", expected [classes, 512]");
   cfg.num_classes = fc.size(0);
   const Tensor& c1 = ckpt.at("conv1.weight");
-  BIASCKA_CHECK(c1.dim() == 4 && (c1.size(2) == 7 || c1.size(2) == 3), ckpt.path, ": tensor 'conv1.weight' has shape ",
-                shape_str(c1.shape()), ", expected [64, 3, 7, 7] (or 3x3 for the CIFAR stem)");
+  BIASCKA_CHECK(c1.dim() == 4 && (c1.size(2) == 7 || c1.size(2) == 3), ckpt.path,
+                ": tensor 'conv1.weight' has shape ", shape_str(c1.shape()),
+                ", expected [64, 3, 7, 7] (or 3x3 for the CIFAR stem)");
   cfg.cifar_stem = c1.size(2) == 3;
   auto it = ckpt.metadata.find("head");
   cfg.log_softmax_head = it != ckpt.metadata.end() && it->second == "log_softmax";

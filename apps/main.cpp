@@ -8,8 +8,9 @@
 #include "engine/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"biascka: train ResNet18 on biased data with six objectives and compare its layers with CKA.\n"
-               "Run `biascka <command> --help` for a command's options and an example."};
+  CLI::App app{
+      "biascka: train ResNet18 on biased data with six objectives and compare its layers with CKA.\n"
+      "Run `biascka <command> --help` for a command's options and an example."};
   app.name("biascka");
   app.require_subcommand(1);
   app.set_version_flag("--version", BIASCKA_VERSION);

@@ -20,12 +20,16 @@ void BM_Sgemm(benchmark::State& state, bool internal) {
   const Tensor a = rand_normal({n, n}, 0, 1, 1), b = rand_normal({n, n}, 0, 1, 2);
   Tensor c = Tensor::zeros({n, n});
   for (auto _ : state) {
-    if (internal) gemm_internal<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f, c.data<float>(), n);
-    else gemm<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f, c.data<float>(), n);
+    if (internal)
+      gemm_internal<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f,
+                           c.data<float>(), n);
+    else
+      gemm<float>(false, false, n, n, n, 1.f, a.data<float>(), n, b.data<float>(), n, 0.f, c.data<float>(),
+                  n);
     benchmark::DoNotOptimize(c.data<float>());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK_CAPTURE(BM_Sgemm, blas, false)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(BM_Sgemm, internal, true)->Arg(256)->Arg(1024)->Unit(benchmark::kMillisecond);
@@ -34,8 +38,8 @@ BENCHMARK_CAPTURE(BM_Sgemm, internal, true)->Arg(256)->Arg(1024)->Unit(benchmark
 struct ConvShape {
   int64_t c, o, h, k, s, p;
 };
-constexpr ConvShape kShapes[] = {{3, 64, 28, 7, 2, 3},  {64, 64, 7, 3, 1, 1},   {64, 128, 7, 3, 2, 1},
-                                 {64, 128, 7, 1, 2, 0}, {128, 128, 4, 3, 1, 1}, {128, 256, 4, 3, 2, 1},
+constexpr ConvShape kShapes[] = {{3, 64, 28, 7, 2, 3},   {64, 64, 7, 3, 1, 1},   {64, 128, 7, 3, 2, 1},
+                                 {64, 128, 7, 1, 2, 0},  {128, 128, 4, 3, 1, 1}, {128, 256, 4, 3, 2, 1},
                                  {256, 256, 2, 3, 1, 1}, {256, 512, 2, 3, 2, 1}, {512, 512, 1, 3, 1, 1}};
 
 void BM_Conv(benchmark::State& state, CpuConvPath path, bool backward) {
@@ -60,16 +64,24 @@ void BM_Conv(benchmark::State& state, CpuConvPath path, bool backward) {
     benchmark::DoNotOptimize(y.raw_data());
   }
   const double flops = 2.0 * n * oh * oh * s.o * s.c * s.k * s.k * (backward ? 3 : 1);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.SetLabel("c" + std::to_string(s.c) + " o" + std::to_string(s.o) + " " + std::to_string(s.h) + "px k" +
                  std::to_string(s.k) + " s" + std::to_string(s.s));
   set_cpu_conv_path(CpuConvPath::Auto);
 }
-BENCHMARK_CAPTURE(BM_Conv, onednn_fwd, CpuConvPath::OneDnn, false)->DenseRange(0, 8)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Conv, onednn_fwd_bwd, CpuConvPath::OneDnn, true)->DenseRange(0, 8)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Conv, im2col_fwd, CpuConvPath::Reference, false)->DenseRange(0, 8)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Conv, im2col_fwd_bwd, CpuConvPath::Reference, true)->DenseRange(0, 8)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv, onednn_fwd, CpuConvPath::OneDnn, false)
+    ->DenseRange(0, 8)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv, onednn_fwd_bwd, CpuConvPath::OneDnn, true)
+    ->DenseRange(0, 8)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv, im2col_fwd, CpuConvPath::Reference, false)
+    ->DenseRange(0, 8)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Conv, im2col_fwd_bwd, CpuConvPath::Reference, true)
+    ->DenseRange(0, 8)
+    ->Unit(benchmark::kMillisecond);
 
 // One ResNet18 training step (forward, fused cross-entropy, backward, Adam) at batch 128, 28x28.
 void BM_TrainStep(benchmark::State& state) {
@@ -84,7 +96,8 @@ void BM_TrainStep(benchmark::State& state) {
     out.backward(losses::loss_and_grad(losses::objective("sce"), out.detach(), y).grad);
     opt.step();
   }
-  state.counters["images/s"] = benchmark::Counter(static_cast<double>(b), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["images/s"] =
+      benchmark::Counter(static_cast<double>(b), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_TrainStep)->Args({128, 28})->Unit(benchmark::kMillisecond)->MinTime(5.0);
 

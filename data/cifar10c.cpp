@@ -17,10 +17,10 @@
 #include "data/cifar10.h"
 #include "data/corruption_ops.h"
 #include "data/corruptions.h"
+#include "data/image_io.h"
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
-#include "data/image_io.h"
 
 namespace biascka::data {
 
@@ -205,7 +205,8 @@ void make_cifar10c(const Cifar10cOptions& o) {
   for (int k = 0; k < kNumCorruptions; ++k)
     manifest["corruptions"].push_back(corruption_name(corruption_from_index(k)));
   write_text_atomic((tmp_dir / "manifest.json").string(), manifest.dump(2) + "\n");
-  sync_filesystem(tmp_dir.string());  // the images are on disk before the rename makes the folder look complete
+  sync_filesystem(
+      tmp_dir.string());  // the images are on disk before the rename makes the folder look complete
   fs::rename(tmp_dir, final_dir, ec);
   BIASCKA_CHECK(!ec, final_dir.string(), ": cannot rename ", tmp_dir.string(), " into place (", ec.message(),
                 ")");

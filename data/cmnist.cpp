@@ -133,7 +133,8 @@ void write_folder(const fs::path& root, const std::string& name, const std::vect
     });
     if (error) std::rethrow_exception(error);
     write_text_atomic((tmp / "generator.json").string(), info.dump(2) + "\n");
-    sync_filesystem(tmp.string());  // the files' bytes are on disk before the rename makes the folder look complete
+    sync_filesystem(
+        tmp.string());  // the files' bytes are on disk before the rename makes the folder look complete
     const fs::path old = root / (".old-" + name + "-" + std::to_string(::getpid()));
     if (fs::exists(final_dir)) fs::rename(final_dir, old);
     fs::rename(tmp, final_dir);

@@ -32,7 +32,7 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, int64_
 
 #ifdef BIASCKA_WITH_CUDA
 struct Adam::DeviceList {
-  Tensor table;  // bytes of kernels::AdamTensor[count] on the device
+  Tensor table;                    // bytes of kernels::AdamTensor[count] on the device
   std::vector<const void*> grads;  // the grad pointers the table was built with
   int64_t max_numel = 0;
 };
@@ -88,8 +88,8 @@ void Adam::step() {
     }
     const int count = static_cast<int>(device_list_->table.numel() / sizeof(kernels::AdamTensor));
     kernels::adam_step(static_cast<const kernels::AdamTensor*>(device_list_->table.raw_data()), count,
-                       device_list_->max_numel, step_.data<int64_t>(), opt_.lr, opt_.beta1, opt_.beta2, opt_.eps,
-                       opt_.weight_decay, BIASCKA_STREAM(step_));
+                       device_list_->max_numel, step_.data<int64_t>(), opt_.lr, opt_.beta1, opt_.beta2,
+                       opt_.eps, opt_.weight_decay, BIASCKA_STREAM(step_));
 #endif
     return;
   }
@@ -98,8 +98,8 @@ void Adam::step() {
     Tensor& p = params_[i].second;
     const Tensor g = p.grad();
     if (!g.defined()) continue;
-    cpu::adam_update(p.data<float>(), g.data<float>(), exp_avg_[i].data<float>(), exp_avg_sq_[i].data<float>(),
-                     p.numel(), t, opt_);
+    cpu::adam_update(p.data<float>(), g.data<float>(), exp_avg_[i].data<float>(),
+                     exp_avg_sq_[i].data<float>(), p.numel(), t, opt_);
   }
 }
 
@@ -128,7 +128,8 @@ NamedTensors Adam::state() const {
 void Adam::load_state(const TensorFile& file) {
   ensure_state();
   for (size_t i = 0; i < params_.size(); ++i) {
-    for (auto [prefix, dst] : {std::pair{"optim.exp_avg.", &exp_avg_[i]}, std::pair{"optim.exp_avg_sq.", &exp_avg_sq_[i]}}) {
+    for (auto [prefix, dst] :
+         {std::pair{"optim.exp_avg.", &exp_avg_[i]}, std::pair{"optim.exp_avg_sq.", &exp_avg_sq_[i]}}) {
       const std::string name = prefix + params_[i].first;
       const Tensor& src = file.at(name);
       BIASCKA_CHECK(src.shape() == dst->shape() && src.dtype() == DType::F32, file.path, ": tensor '", name,
@@ -138,7 +139,8 @@ void Adam::load_state(const TensorFile& file) {
     }
   }
   const Tensor& s = file.at("optim.step");
-  BIASCKA_CHECK(s.dtype() == DType::I64 && s.numel() == 1, file.path, ": tensor 'optim.step' must be one I64");
+  BIASCKA_CHECK(s.dtype() == DType::I64 && s.numel() == 1, file.path,
+                ": tensor 'optim.step' must be one I64");
   step_.copy_from(s.reshape({}));
 }
 

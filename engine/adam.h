@@ -45,8 +45,8 @@ class Adam {
   NamedTensors params_;
   AdamOptions opt_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
-  Tensor step_;           // I64 [] on the parameters' device
-  struct DeviceList;      // the CUDA kernel's pointer table (engine/adam.cpp)
+  Tensor step_;       // I64 [] on the parameters' device
+  struct DeviceList;  // the CUDA kernel's pointer table (engine/adam.cpp)
   DeviceList* device_list_ = nullptr;
 };
 

@@ -6,8 +6,8 @@
 
 namespace biascka {
 
-CachingAllocator::CachingAllocator(std::string name, RawAlloc raw_alloc, RawFree raw_free, Describe describe_oom,
-                                   size_t max_cached)
+CachingAllocator::CachingAllocator(std::string name, RawAlloc raw_alloc, RawFree raw_free,
+                                   Describe describe_oom, size_t max_cached)
     : name_(std::move(name)),
       raw_alloc_(std::move(raw_alloc)),
       raw_free_(std::move(raw_free)),
@@ -25,7 +25,7 @@ size_t CachingAllocator::round_size(size_t bytes) {
   constexpr size_t kSmall = 512, kMiB = size_t{1} << 20;
   if (bytes <= kMiB) return (bytes + kSmall - 1) / kSmall * kSmall;
   size_t pow = kMiB;
-  while (pow * 2 < bytes) pow *= 2;   // pow < bytes <= 2*pow
+  while (pow * 2 < bytes) pow *= 2;  // pow < bytes <= 2*pow
   const size_t step = pow / 4;
   return (bytes + step - 1) / step * step;
 }
@@ -128,8 +128,8 @@ void CachingAllocator::reset_peak() {
 CachingAllocator& cpu_allocator() {
   // 64-byte alignment: whole cache lines and aligned AVX-512 loads.
   static CachingAllocator a(
-      "cpu", [](size_t n) { return std::aligned_alloc(64, (n + 63) / 64 * 64); }, [](void* p) { std::free(p); }, {},
-      size_t{2} << 30);
+      "cpu", [](size_t n) { return std::aligned_alloc(64, (n + 63) / 64 * 64); },
+      [](void* p) { std::free(p); }, {}, size_t{2} << 30);
   return a;
 }
 

@@ -13,12 +13,12 @@
 namespace biascka {
 
 struct AllocatorStats {
-  size_t in_use = 0;        // bytes handed out and not yet freed (rounded sizes)
-  size_t peak_in_use = 0;   // high-water mark of in_use since the last reset_peak()
-  size_t reserved = 0;      // bytes obtained from the system (in use + cached)
+  size_t in_use = 0;       // bytes handed out and not yet freed (rounded sizes)
+  size_t peak_in_use = 0;  // high-water mark of in_use since the last reset_peak()
+  size_t reserved = 0;     // bytes obtained from the system (in use + cached)
   size_t peak_reserved = 0;
-  size_t raw_allocs = 0;    // calls to the system allocator
-  size_t cache_hits = 0;    // allocations served from a free list
+  size_t raw_allocs = 0;  // calls to the system allocator
+  size_t cache_hits = 0;  // allocations served from a free list
 };
 
 class CachingAllocator {
@@ -43,7 +43,7 @@ class CachingAllocator {
   void begin_pool(int pool);
   void end_pool();
   void release_pool(int pool);
-  void empty_cache();            // gives every cached block back to the system
+  void empty_cache();  // gives every cached block back to the system
   AllocatorStats stats() const;
   void reset_peak();
 

@@ -84,10 +84,13 @@ void Tensor::backward(const Tensor& grad_output) const {
     TensorImpl* ti = input.impl();
     if (ti->grad_fn) {
       Tensor& slot = grads[ti];
-      if (!slot.defined()) slot = g;
-      else if (exclusively_owned(slot)) add_(slot, g, 1.0f);
-      else slot = add(slot, g);  // slot aliases another gradient: add out of place
-    } else {  // a leaf: accumulate into its .grad in place, so optimizers may hold the buffer
+      if (!slot.defined())
+        slot = g;
+      else if (exclusively_owned(slot))
+        add_(slot, g, 1.0f);
+      else
+        slot = add(slot, g);  // slot aliases another gradient: add out of place
+    } else {                  // a leaf: accumulate into its .grad in place, so optimizers may hold the buffer
       if (ti->grad) {
         Tensor acc(ti->grad);
         add_(acc, g, 1.0f);

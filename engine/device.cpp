@@ -18,7 +18,8 @@ Device Device::parse(std::string_view s) {
   if (s == "cuda" || s == "gpu") return cuda(0);
   if (s.starts_with("cuda:")) {
     std::string rest(s.substr(5));
-    if (!rest.empty() && rest.find_first_not_of("0123456789") == std::string::npos) return cuda(std::stoi(rest));
+    if (!rest.empty() && rest.find_first_not_of("0123456789") == std::string::npos)
+      return cuda(std::stoi(rest));
   }
   fail("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }

@@ -29,7 +29,7 @@ template <class... Args>
 }  // namespace biascka
 
 // BIASCKA_CHECK(cond, "message parts", ...): throws biascka::Error when cond is false.
-#define BIASCKA_CHECK(cond, ...)                                   \
-  do {                                                             \
-    if (!(cond)) ::biascka::fail(__VA_ARGS__);                     \
+#define BIASCKA_CHECK(cond, ...)               \
+  do {                                         \
+    if (!(cond)) ::biascka::fail(__VA_ARGS__); \
   } while (0)

@@ -15,9 +15,16 @@ namespace biascka {
 namespace {
 
 // Micro-tile: MR rows of A times NR columns of B held in registers (6 x 16 floats = 12 AVX2 registers).
-template <class T> struct Tile;
-template <> struct Tile<float> { static constexpr int MR = 6, NR = 16; };
-template <> struct Tile<double> { static constexpr int MR = 6, NR = 8; };
+template <class T>
+struct Tile;
+template <>
+struct Tile<float> {
+  static constexpr int MR = 6, NR = 16;
+};
+template <>
+struct Tile<double> {
+  static constexpr int MR = 6, NR = 8;
+};
 constexpr int64_t KC = 256, MC = 96, NC = 2048;  // cache blocks: A block ~L2, B panel ~L3
 
 template <class T>
@@ -82,8 +89,8 @@ void micro_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t
 }  // namespace
 
 template <class T>
-void gemm_internal(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
-                   int64_t ldb, T beta, T* c, int64_t ldc) {
+void gemm_internal(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                   const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   constexpr int MR = Tile<T>::MR, NR = Tile<T>::NR;
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // C = beta * C
@@ -106,8 +113,9 @@ void gemm_internal(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, c
           pack_a(a, lda, ta, i0, mc, k0, kc, apack.data());
           for (int64_t js = 0; js < nc; js += NR) {
             for (int64_t is = 0; is < mc; is += MR) {
-              micro_kernel<T>(kc, apack.data() + is * kc, bpack.data() + js * kc, c + (i0 + is) * ldc + j0 + js, ldc,
-                              std::min<int64_t>(MR, mc - is), std::min<int64_t>(NR, nc - js), alpha, beta, first);
+              micro_kernel<T>(kc, apack.data() + is * kc, bpack.data() + js * kc,
+                              c + (i0 + is) * ldc + j0 + js, ldc, std::min<int64_t>(MR, mc - is),
+                              std::min<int64_t>(NR, nc - js), alpha, beta, first);
             }
           }
         }
@@ -120,19 +128,19 @@ template <>
 void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
 #ifdef BIASCKA_HAVE_OPENBLAS
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
-              b, ldb, beta, c, ldc);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
 #else
   gemm_internal<float>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif
 }
 
 template <>
-void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-                  const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
+                  int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
 #ifdef BIASCKA_HAVE_OPENBLAS
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda,
-              b, ldb, beta, c, ldc);
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
 #else
   gemm_internal<double>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 #endif

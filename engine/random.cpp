@@ -9,8 +9,8 @@ namespace biascka {
 namespace {
 // Element i of stream s: the counter (i, s) under key `seed` — distinct streams never share counters.
 philox::U4 draw(uint64_t seed, uint64_t stream, uint64_t i) {
-  const philox::U4 ctr{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32), static_cast<uint32_t>(stream),
-                       static_cast<uint32_t>(stream >> 32)};
+  const philox::U4 ctr{static_cast<uint32_t>(i), static_cast<uint32_t>(i >> 32),
+                       static_cast<uint32_t>(stream), static_cast<uint32_t>(stream >> 32)};
   return philox::philox4x32_10(ctr, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 double unit(uint32_t bits) { return (bits + 0.5) / 4294967296.0; }  // (0, 1)
@@ -19,7 +19,8 @@ double unit(uint32_t bits) { return (bits + 0.5) / 4294967296.0; }  // (0, 1)
 Tensor rand_uniform(const Shape& shape, float lo, float hi, uint64_t seed, uint64_t stream) {
   Tensor t = Tensor::empty(shape);
   float* p = t.data<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(lo + (hi - lo) * unit(draw(seed, stream, i).x));
+  for (int64_t i = 0; i < t.numel(); ++i)
+    p[i] = static_cast<float>(lo + (hi - lo) * unit(draw(seed, stream, i).x));
   return t;
 }
 

@@ -11,11 +11,16 @@ namespace biascka {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "F32";
-    case DType::F64: return "F64";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::U8: return "U8";
+    case DType::F32:
+      return "F32";
+    case DType::F64:
+      return "F64";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::U8:
+      return "U8";
   }
   return "?";
 }
@@ -45,11 +50,14 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   auto impl = std::make_shared<TensorImpl>();
   impl->shape = shape;
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), device);
   return Tensor(std::move(impl));
 }
 
-Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) { return full(shape, 0.0, dtype, device); }
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
 
 Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
@@ -68,9 +76,15 @@ Tensor from_host(const std::vector<T>& v, const Shape& shape, Device device) {
 }
 }  // namespace
 
-Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) { return from_host(v, s, d); }
-Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& s, Device d) { return from_host(v, s, d); }
-Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) { return from_host(v, s, d); }
+Tensor Tensor::from_vector(const std::vector<float>& v, const Shape& s, Device d) {
+  return from_host(v, s, d);
+}
+Tensor Tensor::from_vector(const std::vector<int64_t>& v, const Shape& s, Device d) {
+  return from_host(v, s, d);
+}
+Tensor Tensor::from_vector(const std::vector<double>& v, const Shape& s, Device d) {
+  return from_host(v, s, d);
+}
 
 const Shape& Tensor::shape() const {
   BIASCKA_CHECK(impl_, "use of an undefined tensor");
@@ -115,20 +129,20 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
     }
   }
   if (infer >= 0) {
-    BIASCKA_CHECK(known > 0 && numel() % known == 0, "reshape ", shape_str(shape()), " to ", shape_str(new_shape));
+    BIASCKA_CHECK(known > 0 && numel() % known == 0, "reshape ", shape_str(shape()), " to ",
+                  shape_str(new_shape));
     s[infer] = numel() / known;
   }
-  BIASCKA_CHECK(shape_numel(s) == numel(), "reshape: ", shape_str(shape()), " has ", numel(),
-                " elements, ", shape_str(new_shape), " needs ", shape_numel(s));
+  BIASCKA_CHECK(shape_numel(s) == numel(), "reshape: ", shape_str(shape()), " has ", numel(), " elements, ",
+                shape_str(new_shape), " needs ", shape_numel(s));
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = impl_->storage;
   impl->shape = s;
   impl->dtype = impl_->dtype;
   Tensor out(std::move(impl));
   const Shape old = shape();
-  return record("reshape", out, {*this}, [old](const Tensor& g, const Node&) {
-    return std::vector<Tensor>{g.reshape(old)};
-  });
+  return record("reshape", out, {*this},
+                [old](const Tensor& g, const Node&) { return std::vector<Tensor>{g.reshape(old)}; });
 }
 
 Tensor Tensor::detach() const {
@@ -167,11 +181,21 @@ template <class To>
 void convert_from(To* dst, const Tensor& src) {
   const int64_t n = src.numel();
   switch (src.dtype()) {
-    case DType::F32: convert(dst, src.data<float>(), n); break;
-    case DType::F64: convert(dst, src.data<double>(), n); break;
-    case DType::I64: convert(dst, src.data<int64_t>(), n); break;
-    case DType::I32: convert(dst, src.data<int32_t>(), n); break;
-    case DType::U8: convert(dst, src.data<uint8_t>(), n); break;
+    case DType::F32:
+      convert(dst, src.data<float>(), n);
+      break;
+    case DType::F64:
+      convert(dst, src.data<double>(), n);
+      break;
+    case DType::I64:
+      convert(dst, src.data<int64_t>(), n);
+      break;
+    case DType::I32:
+      convert(dst, src.data<int32_t>(), n);
+      break;
+    case DType::U8:
+      convert(dst, src.data<uint8_t>(), n);
+      break;
   }
 }
 }  // namespace
@@ -181,11 +205,21 @@ Tensor Tensor::to_dtype(DType t) const {
   Tensor src = to(Device::cpu());
   Tensor out = empty(shape(), t, Device::cpu());
   switch (t) {
-    case DType::F32: convert_from(out.data<float>(), src); break;
-    case DType::F64: convert_from(out.data<double>(), src); break;
-    case DType::I64: convert_from(out.data<int64_t>(), src); break;
-    case DType::I32: convert_from(out.data<int32_t>(), src); break;
-    case DType::U8: convert_from(out.data<uint8_t>(), src); break;
+    case DType::F32:
+      convert_from(out.data<float>(), src);
+      break;
+    case DType::F64:
+      convert_from(out.data<double>(), src);
+      break;
+    case DType::I64:
+      convert_from(out.data<int64_t>(), src);
+      break;
+    case DType::I32:
+      convert_from(out.data<int32_t>(), src);
+      break;
+    case DType::U8:
+      convert_from(out.data<uint8_t>(), src);
+      break;
   }
   return out.to(device());
 }

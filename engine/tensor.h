@@ -57,7 +57,8 @@ class Tensor {
   // Factories. `empty` leaves the memory uninitialised.
   static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
   static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
-  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
+                     Device device = Device::cpu());
   static Tensor from_vector(const std::vector<float>& v, const Shape& shape, Device device = Device::cpu());
   static Tensor from_vector(const std::vector<int64_t>& v, const Shape& shape, Device device = Device::cpu());
   static Tensor from_vector(const std::vector<double>& v, const Shape& shape, Device device = Device::cpu());
@@ -71,7 +72,8 @@ class Tensor {
   Device device() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
 
-  template <class T> T* data() const {
+  template <class T>
+  T* data() const {
     check_dtype(dtype_of<T>());
     return static_cast<T*>(raw_data());
   }
@@ -98,7 +100,7 @@ class Tensor {
   Tensor& set_requires_grad(bool r = true);
   Tensor grad() const;  // undefined until a backward pass reached this leaf
   void set_grad(const Tensor& g);
-  void zero_grad();     // drops the gradient (the next backward writes a fresh one)
+  void zero_grad();  // drops the gradient (the next backward writes a fresh one)
   const std::shared_ptr<Node>& grad_fn() const;
   // Backpropagates from this tensor; `grad_output` defaults to ones for a single-element tensor.
   void backward(const Tensor& grad_output = Tensor()) const;

@@ -19,7 +19,8 @@ void relu_forward(float* y, const float* x, int64_t n, cudaStream_t s);
 void relu_backward(float* gx, const float* gy, const float* y, int64_t n, cudaStream_t s);
 void increment_i64(int64_t* counter, int64_t by, cudaStream_t s);  // one thread: *counter += by
 // [N, C, H, W] <-> [N, H, W, C]; to_nhwc selects the direction. Shapes are the NCHW ones.
-void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_t hw, bool to_nhwc, cudaStream_t s);
+void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_t hw, bool to_nhwc,
+                       cudaStream_t s);
 
 // Row-broadcast and column sums for the linear layer: y[r, j] = b[j]; out[j] = sum_r x[r, j].
 void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s);
@@ -34,8 +35,8 @@ void batch_norm_forward(const float* x, const float* gamma, const float* beta, f
                         bool training, float momentum, float eps, cudaStream_t s);
 // dx, dgamma, dbeta may each be null (not wanted). training selects the batch-statistics formula.
 void batch_norm_backward(const float* dy, const float* x, const float* gamma, const float* save_mean,
-                         const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t m, int64_t c,
-                         bool training, cudaStream_t s);
+                         const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t m,
+                         int64_t c, bool training, cudaStream_t s);
 
 // ---- pooling.cu ---- (CPU twins: engine/ops/pooling.cpp), NHWC
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t h, int64_t w, int64_t c,
@@ -60,8 +61,9 @@ void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, 
 // ---- objectives.cu ---- (CPU twin: losses/objectives.cpp cpu::objective_loss_grad)
 // One launch: per row the loss and dL/dinput (divided by rows); *loss = mean over rows, summed in a fixed
 // order in double. kind: 0 sce, 1 nll, 2 bce, 3 l1, 4 l2, 5 sos (losses::Kind).
-void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input, const int64_t* targets,
-                         int64_t rows, int64_t cols, float* grad, double* loss, cudaStream_t s);
+void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input,
+                         const int64_t* targets, int64_t rows, int64_t cols, float* grad, double* loss,
+                         cudaStream_t s);
 // Adds to counts[0..3]: correct predictions (argmax of logits == target), bias-aligned samples
 // (target == bias), correct aligned, correct conflicting. Integer atomics: exact and order-free.
 void accuracy_counts(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
@@ -94,7 +96,7 @@ constexpr int kCkaTile = 128;      // Gram tile edge
 constexpr int kCkaTileK = 32;      // columns of X per k-tile
 
 struct CkaGramLayer {
-  const float* x;             // [n, d] row-major, device
+  const float* x;  // [n, d] row-major, device
   int64_t d;
   int64_t col_offset;         // this layer's column means start at mu + col_offset (a multiple of 4)
   int32_t item_offset;        // first Gram work item (tile x k-slice) of this layer
@@ -105,10 +107,10 @@ struct CkaGramLayer {
 
 struct CkaGramBatch {
   CkaGramLayer layers[kCkaMaxLayers];
-  int32_t count;         // layers in this launch
-  int32_t items;         // Gram work items of all layers
-  int32_t tiles_1d;      // ceil(n / kCkaTile)
-  int32_t tiles;         // tiles_1d (tiles_1d + 1) / 2: the upper-triangle tiles
+  int32_t count;     // layers in this launch
+  int32_t items;     // Gram work items of all layers
+  int32_t tiles_1d;  // ceil(n / kCkaTile)
+  int32_t tiles;     // tiles_1d (tiles_1d + 1) / 2: the upper-triangle tiles
   int64_t n;
   int64_t ld;            // row stride of g, floats
   int64_t stats_stride;  // doubles per layer in `stats`: tiles * 2 * kCkaTile + 2 n
@@ -116,10 +118,10 @@ struct CkaGramBatch {
   float* mu;             // column means
   float* g;              // row l: layer l's packed centred Gram
   float* workspace;      // partial tiles of split products
-  int32_t* counters;     // per layer tiles + 1 counters, zero before the first launch; kernels leave them zero
-  double* stats;         // per layer: each tile's row and column sums, the Gram's diagonal, the centring offsets
-  bool unbiased;         // U-centring (else H K H)
-  bool tf32;             // TF32 tensor-core products (else exact FP32)
+  int32_t* counters;  // per layer tiles + 1 counters, zero before the first launch; kernels leave them zero
+  double* stats;      // per layer: each tile's row and column sums, the Gram's diagonal, the centring offsets
+  bool unbiased;      // U-centring (else H K H)
+  bool tf32;          // TF32 tensor-core products (else exact FP32)
 };
 
 // mu[col_offset + c] = float(mean over the n rows of x[:, c]), the mean summed in float64 (four interleaved
@@ -143,7 +145,8 @@ void cka_center_dense(const float* k, int64_t n, bool unbiased, float* g, double
 void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale, double* out,
                          int64_t ld, int64_t a0, int64_t b0, bool symmetric, bool mirror, cudaStream_t s);
 // out[r] = scale * sum_j g[r * ld + j]^2 over j < m, in float64.
-void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out, cudaStream_t s);
+void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
+                  cudaStream_t s);
 // dst[i] += src[i * src_stride] for i < count.
 void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t s);
 

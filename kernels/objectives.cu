@@ -44,7 +44,8 @@ __device__ double row_loss_grad(int kind, float alpha, float beta, const float* 
   for (int64_t c = 0; c < cols; ++c) s += exp(double(z[c]) - mx);
   const double lse = mx + log(s);
   if (kind == kSce) {
-    for (int64_t c = 0; c < cols; ++c) dz[c] = static_cast<float>((exp(double(z[c]) - lse) - (c == y)) * inv_b);
+    for (int64_t c = 0; c < cols; ++c)
+      dz[c] = static_cast<float>((exp(double(z[c]) - lse) - (c == y)) * inv_b);
     return lse - z[y];
   }
   double gp = 0;
@@ -83,8 +84,8 @@ __global__ void objective_kernel(int kind, float alpha, float beta, const float*
   if (threadIdx.x == 0) *loss_out = partial[0] * inv_b;
 }
 
-__global__ void accuracy_kernel(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
-                                int64_t cols, unsigned long long* counts) {
+__global__ void accuracy_kernel(const float* logits, const int64_t* targets, const int64_t* biases,
+                                int64_t rows, int64_t cols, unsigned long long* counts) {
   BIASCKA_GRID_STRIDE(r, rows) {
     const float* z = logits + r * cols;
     int64_t best = 0;
@@ -111,9 +112,11 @@ void record_scalar(const double* value, double* slots, int64_t* index, cudaStrea
   BIASCKA_KERNEL_LAUNCHED("record_scalar");
 }
 
-void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input, const int64_t* targets,
-                         int64_t rows, int64_t cols, float* grad, double* loss, cudaStream_t s) {
-  objective_kernel<<<1, kObjThreads, 0, s>>>(kind, sos_alpha, sos_beta, input, targets, rows, cols, grad, loss);
+void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input,
+                         const int64_t* targets, int64_t rows, int64_t cols, float* grad, double* loss,
+                         cudaStream_t s) {
+  objective_kernel<<<1, kObjThreads, 0, s>>>(kind, sos_alpha, sos_beta, input, targets, rows, cols, grad,
+                                             loss);
   BIASCKA_KERNEL_LAUNCHED("objective_loss_grad");
 }
 
@@ -121,7 +124,7 @@ void accuracy_counts(const float* logits, const int64_t* targets, const int64_t*
                      int64_t cols, int64_t* counts, cudaStream_t s) {
   if (rows == 0) return;
   accuracy_kernel<<<blocks_for(rows), kThreads, 0, s>>>(logits, targets, biases, rows, cols,
-                                                         reinterpret_cast<unsigned long long*>(counts));
+                                                        reinterpret_cast<unsigned long long*>(counts));
   BIASCKA_KERNEL_LAUNCHED("accuracy_counts");
 }
 

@@ -56,7 +56,8 @@ double objective_loss_grad(Kind kind, float alpha, float beta, const float* in, 
     const float* z = in + r * cols;
     float* dz = grad + r * cols;
     const int64_t y = targets[r];
-    BIASCKA_CHECK(y >= 0 && y < cols, "objective: target ", y, " of sample ", r, " is outside [0, ", cols, ")");
+    BIASCKA_CHECK(y >= 0 && y < cols, "objective: target ", y, " of sample ", r, " is outside [0, ", cols,
+                  ")");
     double loss = 0;
     switch (kind) {
       case Kind::Nll: {  // input is log-probabilities
@@ -129,21 +130,23 @@ double objective_loss_grad(Kind kind, float alpha, float beta, const float* in, 
 LossResult loss_and_grad(const Objective& obj, const Tensor& input, const Tensor& targets,
                          const ObjectiveParams& params) {
   check_f32(input, obj.name, "input");
-  BIASCKA_CHECK(input.dim() == 2 && input.size(0) > 0 && input.size(1) > 0, obj.name, ": input must be [B, C], got ",
-                shape_str(input.shape()));
+  BIASCKA_CHECK(input.dim() == 2 && input.size(0) > 0 && input.size(1) > 0, obj.name,
+                ": input must be [B, C], got ", shape_str(input.shape()));
   BIASCKA_CHECK(targets.dtype() == DType::I64 && targets.numel() == input.size(0), obj.name,
                 ": targets must be I64 [", input.size(0), "]");
   check_same_device(input, targets, obj.name);
   const int64_t rows = input.size(0), cols = input.size(1);
-  LossResult r{Tensor::empty({}, DType::F64, input.device()), Tensor::empty(input.shape(), DType::F32, input.device())};
+  LossResult r{Tensor::empty({}, DType::F64, input.device()),
+               Tensor::empty(input.shape(), DType::F32, input.device())};
   if (input.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::objective_loss_grad(static_cast<int>(obj.kind), params.sos_alpha, params.sos_beta,
-                                                   input.data<float>(), targets.data<int64_t>(), rows, cols,
-                                                   r.grad.data<float>(), r.loss.data<double>(),
-                                                   BIASCKA_STREAM(input)));
+    BIASCKA_CUDA_ONLY(kernels::objective_loss_grad(static_cast<int>(obj.kind), params.sos_alpha,
+                                                   params.sos_beta, input.data<float>(),
+                                                   targets.data<int64_t>(), rows, cols, r.grad.data<float>(),
+                                                   r.loss.data<double>(), BIASCKA_STREAM(input)));
   } else {
-    const double total = cpu::objective_loss_grad(obj.kind, params.sos_alpha, params.sos_beta, input.data<float>(),
-                                                  targets.data<int64_t>(), rows, cols, r.grad.data<float>());
+    const double total =
+        cpu::objective_loss_grad(obj.kind, params.sos_alpha, params.sos_beta, input.data<float>(),
+                                 targets.data<int64_t>(), rows, cols, r.grad.data<float>());
     r.loss.data<double>()[0] = total / static_cast<double>(rows);
   }
   return r;

@@ -12,11 +12,11 @@ namespace biascka::losses {
 enum class Kind { Sce, Nll, Bce, L1, L2, Sos };
 
 struct Objective {
-  const char* name;         // "sce", "nll", ...
+  const char* name;  // "sce", "nll", ...
   Kind kind;
-  const char* group;        // "probabilistic" | "margin-based" (the paper's Table 3 grouping)
-  const char* label;        // as the paper writes it: "L_SCE", ...
-  bool log_softmax_head;    // the network ends in a LogSoftmax layer (nll): the loss reads log-probabilities
+  const char* group;      // "probabilistic" | "margin-based" (the paper's Table 3 grouping)
+  const char* label;      // as the paper writes it: "L_SCE", ...
+  bool log_softmax_head;  // the network ends in a LogSoftmax layer (nll): the loss reads log-probabilities
   const char* formula;
 };
 

@@ -56,7 +56,8 @@ ResNet18::ResNet18(ResNet18Config cfg, uint64_t seed, Device device) : cfg_(cfg)
   }
   // nn.Linear's default: weight and bias uniform in +-1/sqrt(fan_in).
   const float bound = 1.f / std::sqrt(512.f);
-  register_tensor("fc.weight", rand_uniform({cfg.num_classes, 512}, -bound, bound, seed, hash64("fc.weight")), true);
+  register_tensor("fc.weight", rand_uniform({cfg.num_classes, 512}, -bound, bound, seed, hash64("fc.weight")),
+                  true);
   register_tensor("fc.bias", rand_uniform({cfg.num_classes}, -bound, bound, seed, hash64("fc.bias")), true);
   to(device);
 }
@@ -112,8 +113,8 @@ Tensor ResNet18::conv(const std::string& prefix, const Tensor& x, int stride, in
 
 Tensor ResNet18::bn(const std::string& p, const Tensor& x) {
   if (training_) increment(get(p + ".num_batches_tracked"));
-  return batch_norm(x, get(p + ".weight"), get(p + ".bias"), get(p + ".running_mean"), get(p + ".running_var"),
-                    {training_, 0.1f, 1e-5f});
+  return batch_norm(x, get(p + ".weight"), get(p + ".bias"), get(p + ".running_mean"),
+                    get(p + ".running_var"), {training_, 0.1f, 1e-5f});
 }
 
 Tensor ResNet18::block(const std::string& p, const Tensor& x, int stride, bool downsample, const TapFn& tap) {
@@ -145,7 +146,8 @@ Tensor ResNet18::block(const std::string& p, const Tensor& x, int stride, bool d
 }
 
 Tensor ResNet18::forward(const Tensor& x, const TapFn& tap) {
-  BIASCKA_CHECK(x.dim() == 4 && x.size(3) == 3, "ResNet18: input must be [N, H, W, 3], got ", shape_str(x.shape()));
+  BIASCKA_CHECK(x.dim() == 4 && x.size(3) == 3, "ResNet18: input must be [N, H, W, 3], got ",
+                shape_str(x.shape()));
   BIASCKA_CHECK(x.device() == device_, "ResNet18: input on ", x.device().str(), ", model on ", device_.str());
   auto emit = [&](const char* name, const Tensor& t) {
     if (tap) tap(name, t);
@@ -201,11 +203,12 @@ void ResNet18::load_state_dict(const TensorFile& file) {
     BIASCKA_CHECK(file.contains(e.name), file.path, ": no tensor '", e.name,
                   "' (a ResNet18 checkpoint with torchvision's names is expected)");
     const Tensor& src = file.at(e.name);
-    BIASCKA_CHECK(src.dtype() == e.tensor.dtype(), file.path, ": tensor '", e.name, "' is ", dtype_name(src.dtype()),
-                  ", the model expects ", dtype_name(e.tensor.dtype()));
-    BIASCKA_CHECK(src.numel() == e.tensor.numel() && (src.shape() == e.tensor.shape() || src.dim() + e.tensor.dim() <= 1),
-                  file.path, ": tensor '", e.name, "' has shape ", shape_str(src.shape()), ", the model expects ",
-                  shape_str(e.tensor.shape()));
+    BIASCKA_CHECK(src.dtype() == e.tensor.dtype(), file.path, ": tensor '", e.name, "' is ",
+                  dtype_name(src.dtype()), ", the model expects ", dtype_name(e.tensor.dtype()));
+    BIASCKA_CHECK(src.numel() == e.tensor.numel() &&
+                      (src.shape() == e.tensor.shape() || src.dim() + e.tensor.dim() <= 1),
+                  file.path, ": tensor '", e.name, "' has shape ", shape_str(src.shape()),
+                  ", the model expects ", shape_str(e.tensor.shape()));
     e.tensor.copy_from(src);
   }
 }
@@ -254,8 +257,8 @@ std::vector<std::string> select_layers(const std::vector<std::string>& all, cons
   }
   for (const auto& n : all)
     if (std::regex_match(n, re)) out.push_back(n);
-  BIASCKA_CHECK(!out.empty(), "--layers '", selection, "' matches no layer; the layers are: all, modules, or a ",
-                "pattern over: ", listing());
+  BIASCKA_CHECK(!out.empty(), "--layers '", selection,
+                "' matches no layer; the layers are: all, modules, or a ", "pattern over: ", listing());
   return out;
 }
 

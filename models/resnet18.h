@@ -19,7 +19,7 @@ namespace biascka {
 
 struct ResNet18Config {
   int64_t num_classes = 10;
-  bool cifar_stem = false;     // 3x3/1 stem without max-pool, for small images (--stem cifar)
+  bool cifar_stem = false;        // 3x3/1 stem without max-pool, for small images (--stem cifar)
   bool log_softmax_head = false;  // the NLL objective's network ends in a LogSoftmax layer
   float dropout = 0.4f;
 };
@@ -87,6 +87,7 @@ class ResNet18 {
 // PyTorch forward hooks on every leaf module see: a block's ReLU module reports its last application,
 // relu2), or a regular expression (ECMAScript, matched against the whole name). An empty result or an
 // invalid pattern is an error listing the valid names.
-std::vector<std::string> select_layers(const std::vector<std::string>& all_names, const std::string& selection);
+std::vector<std::string> select_layers(const std::vector<std::string>& all_names,
+                                       const std::string& selection);
 
 }  // namespace biascka

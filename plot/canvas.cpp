@@ -12,13 +12,14 @@
 // resizing in data/image_io.cpp, PNG writing and the font here.
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
-#include <stb_image_write.h>
 #include <stb_easy_font.h>
+#include <stb_image_write.h>
 
 namespace biascka::plot {
 
 Canvas::Canvas(int width, int height, Rgb bg) : w_(width), h_(height) {
-  BIASCKA_CHECK(width > 0 && height > 0 && width <= 32768 && height <= 32768, "canvas of ", width, "x", height);
+  BIASCKA_CHECK(width > 0 && height > 0 && width <= 32768 && height <= 32768, "canvas of ", width, "x",
+                height);
   px_.resize(static_cast<size_t>(w_) * h_ * 3);
   for (size_t i = 0; i < px_.size(); i += 3) {
     px_[i] = bg.r;
@@ -60,7 +61,8 @@ void Canvas::line(double x0, double y0, double x1, double y1, Rgb c, int thickne
   const int r0 = -(thickness - 1) / 2, r1 = thickness / 2;
   for (int i = 0; i <= steps; ++i) {
     const double t = static_cast<double>(i) / steps;
-    const int x = static_cast<int>(std::lround(x0 + t * (x1 - x0))), y = static_cast<int>(std::lround(y0 + t * (y1 - y0)));
+    const int x = static_cast<int>(std::lround(x0 + t * (x1 - x0))),
+              y = static_cast<int>(std::lround(y0 + t * (y1 - y0)));
     for (int dy = r0; dy <= r1; ++dy)
       for (int dx = r0; dx <= r1; ++dx) set(x + dx, y + dy, c);
   }
@@ -134,10 +136,12 @@ void Canvas::save_png(const std::string& path) const {
 
 namespace {
 // 9 anchors of matplotlib's viridis and magma, interpolated linearly (indistinguishable at heatmap sizes).
-constexpr double kViridis[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},   {44, 113, 142}, {33, 144, 141},
-                                   {39, 173, 129}, {92, 200, 99},  {170, 220, 50},  {253, 231, 37}};
-constexpr double kMagma[9][3] = {{0, 0, 4},      {28, 16, 68},    {79, 18, 123},  {129, 37, 129}, {181, 54, 122},
-                                 {229, 80, 100}, {251, 135, 97},  {254, 194, 135}, {252, 253, 191}};
+constexpr double kViridis[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139},
+                                   {44, 113, 142}, {33, 144, 141}, {39, 173, 129},
+                                   {92, 200, 99},  {170, 220, 50}, {253, 231, 37}};
+constexpr double kMagma[9][3] = {{0, 0, 4},      {28, 16, 68},    {79, 18, 123},
+                                 {129, 37, 129}, {181, 54, 122},  {229, 80, 100},
+                                 {251, 135, 97}, {254, 194, 135}, {252, 253, 191}};
 }  // namespace
 
 Rgb colormap(ColorMap map, double t) {
@@ -146,7 +150,9 @@ Rgb colormap(ColorMap map, double t) {
   const int i = std::min(7, static_cast<int>(t));
   const double f = t - i;
   const auto& tab = map == ColorMap::Viridis ? kViridis : kMagma;
-  auto mix = [&](int k) { return static_cast<uint8_t>(std::lround(tab[i][k] * (1 - f) + tab[i + 1][k] * f)); };
+  auto mix = [&](int k) {
+    return static_cast<uint8_t>(std::lround(tab[i][k] * (1 - f) + tab[i + 1][k] * f));
+  };
   return {mix(0), mix(1), mix(2)};
 }
 

@@ -38,7 +38,7 @@ class Canvas {
   void blit_rgb(const uint8_t* rgb, int w, int h, int x, int y, int scale = 1);
 
   const std::vector<uint8_t>& pixels() const { return px_; }  // RGB8, row-major
-  void save_png(const std::string& path) const;                // atomically; throws naming the file
+  void save_png(const std::string& path) const;               // atomically; throws naming the file
 
  private:
   int w_, h_;

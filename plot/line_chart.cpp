@@ -9,16 +9,19 @@
 namespace biascka::plot {
 
 Rgb palette(int i) {
-  static constexpr Rgb kTab10[10] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44},  {214, 39, 40},  {148, 103, 189},
-                                     {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
+  static constexpr Rgb kTab10[10] = {{31, 119, 180},  {255, 127, 14}, {44, 160, 44},   {214, 39, 40},
+                                     {148, 103, 189}, {140, 86, 75},  {227, 119, 194}, {127, 127, 127},
+                                     {188, 189, 34},  {23, 190, 207}};
   return kTab10[((i % 10) + 10) % 10];
 }
 
 namespace {
 std::string tick_text(double v) {
   char buf[32];
-  if (std::fabs(v - std::round(v)) < 1e-9) std::snprintf(buf, sizeof buf, "%.0f", v);
-  else std::snprintf(buf, sizeof buf, "%g", v);
+  if (std::fabs(v - std::round(v)) < 1e-9)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%g", v);
   return buf;
 }
 }  // namespace
@@ -76,7 +79,8 @@ Canvas render_line_chart(const LineChartSpec& s) {
     c.text(x - Canvas::text_width(txt) / 2, top + ph + 6, txt, kBlack);
   }
   c.rect(left, top, pw + 1, ph + 1, kBlack);
-  if (!s.x_title.empty()) c.text(left + (pw - Canvas::text_width(s.x_title)) / 2, top + ph + 20, s.x_title, kBlack);
+  if (!s.x_title.empty())
+    c.text(left + (pw - Canvas::text_width(s.x_title)) / 2, top + ph + 20, s.x_title, kBlack);
   if (!s.y_title.empty())
     c.text(4, top + (ph - Canvas::text_width(s.y_title)) / 2, s.y_title, kBlack, 1, /*vertical=*/true);
 
@@ -89,8 +93,10 @@ Canvas render_line_chart(const LineChartSpec& s) {
         continue;
       }
       const double x = px(std::clamp(se.x[i], x0, x1)), y = py(std::clamp(se.y[i], y0, y1));
-      if (have_prev) c.line(prev_x, prev_y, x, y, se.color, se.thickness);
-      else c.fill_rect(static_cast<int>(x) - 1, static_cast<int>(y) - 1, 3, 3, se.color);
+      if (have_prev)
+        c.line(prev_x, prev_y, x, y, se.color, se.thickness);
+      else
+        c.fill_rect(static_cast<int>(x) - 1, static_cast<int>(y) - 1, 3, 3, se.color);
       prev_x = x;
       prev_y = y;
       have_prev = true;

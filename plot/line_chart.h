@@ -13,7 +13,7 @@ namespace biascka::plot {
 struct Series {
   std::vector<double> x, y;  // same length; NaN y values break the line
   Rgb color;
-  std::string label;         // legend entry; empty: not listed
+  std::string label;  // legend entry; empty: not listed
   int thickness = 1;
 };
 

@@ -31,8 +31,10 @@ TEST(Autograd, LeafGradientsAccumulateAcrossBackwardsUntilZeroed) {
 }
 
 TEST(Autograd, AliasedGradientsAreNotCorrupted) {
-  // add() hands the same gradient tensor to both inputs; later accumulation into one must not change the other.
-  Tensor x = rand_normal({3}, 0, 1, 3).set_requires_grad(true), w = rand_normal({3}, 0, 1, 4).set_requires_grad(true);
+  // add() hands the same gradient tensor to both inputs; later accumulation into one must not change the
+  // other.
+  Tensor x = rand_normal({3}, 0, 1, 3).set_requires_grad(true),
+         w = rand_normal({3}, 0, 1, 4).set_requires_grad(true);
   Tensor s = add(x, w);
   Tensor y = sum_all(add(s, scale(x, 4.f)));
   y.backward();

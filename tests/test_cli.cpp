@@ -42,7 +42,8 @@ TEST(Cli, HelpUsageErrorsAndOneLineErrors) {
   EXPECT_EQ(run("train --help").code, 0);
   EXPECT_EQ(run("--no-such-option").code, 2);
   EXPECT_EQ(run("train --epochs zero --data x --out y").code, 2);
-  const Result missing = run("forward --checkpoint /nonexistent.safetensors --input x.npy --out o.safetensors");
+  const Result missing =
+      run("forward --checkpoint /nonexistent.safetensors --input x.npy --out o.safetensors");
   EXPECT_EQ(missing.code, 1);
   EXPECT_EQ(missing.output.rfind("biascka: error: /nonexistent.safetensors", 0), 0u) << missing.output;
   EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1) << missing.output;
@@ -62,8 +63,8 @@ TEST(Cli, ForwardDumpsLogitsAndLayersLikeTheLibrary) {
   workflows::save_checkpoint(dir + "/w.safetensors", model, nullptr, nullptr, {});
   const Tensor x = rand_normal({3, 3, 28, 28}, 0, 1, 12);  // PyTorch's NCHW
   write_npy(dir + "/x.npy", x);
-  const Result r = run("forward --checkpoint " + dir + "/w.safetensors --input " + dir + "/x.npy --out " + dir +
-                       "/o.safetensors --layers modules");
+  const Result r = run("forward --checkpoint " + dir + "/w.safetensors --input " + dir + "/x.npy --out " +
+                       dir + "/o.safetensors --layers modules");
   ASSERT_EQ(r.code, 0) << r.output;
   const TensorFile out = read_safetensors(dir + "/o.safetensors");
   const auto layers = nlohmann::json::parse(out.metadata.at("layers"));
@@ -78,8 +79,10 @@ TEST(Cli, ForwardDumpsLogitsAndLayersLikeTheLibrary) {
   EXPECT_TRUE(test::all_close(out.at("act.bn1"), want_bn1, 0, 0));
   // --input FILE.safetensors:NAME reads the same batch.
   write_safetensors(dir + "/in.safetensors", {{"batch", x}});
-  ASSERT_EQ(run("forward --checkpoint " + dir + "/w.safetensors --input " + dir + "/in.safetensors:batch --out " +
-                dir + "/o2.safetensors --layers fc").code, 0);
+  ASSERT_EQ(run("forward --checkpoint " + dir + "/w.safetensors --input " + dir +
+                "/in.safetensors:batch --out " + dir + "/o2.safetensors --layers fc")
+                .code,
+            0);
   EXPECT_TRUE(test::all_close(read_safetensors(dir + "/o2.safetensors").at("logits"), want, 0, 0));
 }
 
@@ -88,11 +91,12 @@ TEST(Cli, EvalWritesTheAccuracyJson) {
   const std::string data = test::tiny_cmnist(dir + "/data");
   ResNet18 model({}, 13);
   workflows::save_checkpoint(dir + "/w.safetensors", model, nullptr, nullptr, {});
-  const Result r = run("eval --checkpoint " + dir + "/w.safetensors --data " + dir + "/data/cmnist/test --out " + dir +
-                       "/eval.json --quiet");
+  const Result r = run("eval --checkpoint " + dir + "/w.safetensors --data " + dir +
+                       "/data/cmnist/test --out " + dir + "/eval.json --quiet");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto j = nlohmann::json::parse(read_file(dir + "/eval.json"));
-  for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy", "per_class", "confusion", "count"})
+  for (const char* k :
+       {"accuracy", "aligned_accuracy", "conflicting_accuracy", "per_class", "confusion", "count"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["confusion"].size(), 10u);
   EXPECT_NE(r.output.find("bias-conflicting"), std::string::npos);

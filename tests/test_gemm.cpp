@@ -12,8 +12,8 @@ namespace {
 
 template <class T>
 void check(bool ta, bool tb, int64_t m, int64_t n, int64_t k, bool internal) {
-  const Tensor a32 = rand_normal({ta ? k : m, ta ? m : k}, 0, 1, 1), b32 = rand_normal({tb ? n : k, tb ? k : n}, 0, 1, 2),
-               c32 = rand_normal({m, n}, 0, 1, 3);
+  const Tensor a32 = rand_normal({ta ? k : m, ta ? m : k}, 0, 1, 1),
+               b32 = rand_normal({tb ? n : k, tb ? k : n}, 0, 1, 2), c32 = rand_normal({m, n}, 0, 1, 3);
   const Tensor a = a32.to_dtype(dtype_of<T>()), b = b32.to_dtype(dtype_of<T>());
   Tensor c = c32.to_dtype(dtype_of<T>());
   const T alpha = T(0.75), beta = T(-0.5);
@@ -29,19 +29,25 @@ void check(bool ta, bool tb, int64_t m, int64_t n, int64_t k, bool internal) {
       }
       want[i * n + j] = alpha * s + beta * double(c.data<T>()[i * n + j]);
     }
-  if (internal) gemm_internal<T>(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, beta, c.data<T>(), n);
-  else gemm<T>(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, beta, c.data<T>(), n);
+  if (internal)
+    gemm_internal<T>(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, beta, c.data<T>(), n);
+  else
+    gemm<T>(ta, tb, m, n, k, alpha, a.data<T>(), lda, b.data<T>(), ldb, beta, c.data<T>(), n);
   // float: sqrt(k) * eps_f32 * |terms| ~ 1e-5 for k ~ 600; double is exact to ~1e-13.
   const double tol = std::is_same_v<T, float> ? 2e-4 : 1e-10;
   double worst = 0;
   for (int64_t i = 0; i < m * n; ++i) worst = std::max(worst, std::fabs(double(c.data<T>()[i]) - want[i]));
-  EXPECT_LT(worst, tol * std::sqrt(double(k))) << "ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k;
+  EXPECT_LT(worst, tol * std::sqrt(double(k)))
+      << "ta " << ta << " tb " << tb << " m " << m << " n " << n << " k " << k;
 }
 
 TEST(Gemm, InternalMatchesNaiveEverywhere) {
   for (bool ta : {false, true})
     for (bool tb : {false, true})
-      for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {7, 17, 5}, {97, 33, 300}, {13, 2100, 9},
+      for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                             {7, 17, 5},
+                             {97, 33, 300},
+                             {13, 2100, 9},
                              {200, 70, 600}}) {
         check<float>(ta, tb, m, n, k, true);
         check<double>(ta, tb, m, n, k, true);

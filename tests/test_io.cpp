@@ -35,7 +35,8 @@ void expect_error(F&& f, std::vector<std::string> fragments) {
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
+    for (const auto& f : fragments)
+      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
   }
 }
 
@@ -58,8 +59,11 @@ TEST(Safetensors, RoundTripEveryDtypeAndMetadata) {
     EXPECT_EQ(std::memcmp(got.raw_data(), t.raw_data(), t.nbytes()), 0) << name;
   }
   SafetensorsReader r(path);
-  EXPECT_TRUE(test::all_close(r.load_rows("w", 1, 3), Tensor::from_vector(
-      std::vector<float>(in[0].second.data<float>() + 4, in[0].second.data<float>() + 12), {2, 4}), 0, 0));
+  EXPECT_TRUE(test::all_close(
+      r.load_rows("w", 1, 3),
+      Tensor::from_vector(std::vector<float>(in[0].second.data<float>() + 4, in[0].second.data<float>() + 12),
+                          {2, 4}),
+      0, 0));
   expect_error([&] { f.at("missing"); }, {path, "missing"});
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp-" + std::to_string(::getpid())));
 }
@@ -69,7 +73,8 @@ TEST(Safetensors, ReadsF16AndBf16AsF32) {
   // 1.0 in f16 = 0x3C00, -2.0 = 0xC000; 1.0 in bf16 = 0x3F80, 0.5 = 0x3F00
   const std::string data("\x00\x3C\x00\xC0\x80\x3F\x00\x3F", 8);
   write_raw(path, raw_safetensors(R"({"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},)"
-                                  R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})", data));
+                                  R"("b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}})",
+                                  data));
   const TensorFile f = read_safetensors(path);
   EXPECT_EQ(f.at("h").to_vector(), (std::vector<float>{1.f, -2.f}));
   EXPECT_EQ(f.at("b").to_vector(), (std::vector<float>{1.f, 0.5f}));
@@ -90,20 +95,30 @@ TEST(Safetensors, HostileFilesGiveOneLineErrors) {
       {"short", std::string("\x01\x02", 2), {"not a safetensors file"}},
       {"huge_header", huge + "{}", {"larger than"}},
       {"truncated_header", raw_safetensors(ok_header, data).substr(0, 20), {"truncated"}},
-      {"truncated_data", raw_safetensors(ok_header, data).substr(0, 8 + ok_header.size() + 10), {"'w'", "out of range"}},
-      {"bad_json", raw_safetensors("{not json", ""), {"not valid JSON"}},
-      {"wrong_dtype", raw_safetensors(R"({"w":{"dtype":"C64","shape":[2],"data_offsets":[0,16]}})", data),
-       {"'w'", "unsupported dtype C64"}},
-      {"size_mismatch", raw_safetensors(R"({"w":{"dtype":"F32","shape":[3,2],"data_offsets":[0,16]}})", data),
-       {"'w'", "16 bytes for shape [3, 2]"}},
-      {"offset_order", raw_safetensors(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", data),
+      {"truncated_data",
+       raw_safetensors(ok_header, data).substr(0, 8 + ok_header.size() + 10),
        {"'w'", "out of range"}},
-      {"negative_dim", raw_safetensors(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data),
+      {"bad_json", raw_safetensors("{not json", ""), {"not valid JSON"}},
+      {"wrong_dtype",
+       raw_safetensors(R"({"w":{"dtype":"C64","shape":[2],"data_offsets":[0,16]}})", data),
+       {"'w'", "unsupported dtype C64"}},
+      {"size_mismatch",
+       raw_safetensors(R"({"w":{"dtype":"F32","shape":[3,2],"data_offsets":[0,16]}})", data),
+       {"'w'", "16 bytes for shape [3, 2]"}},
+      {"offset_order",
+       raw_safetensors(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}})", data),
+       {"'w'", "out of range"}},
+      {"negative_dim",
+       raw_safetensors(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", data),
        {"'w'", "negative"}},
-      {"overlap", raw_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
-                                  R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", data),
+      {"overlap",
+       raw_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]},)"
+                       R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+                       data),
        {"overlap"}},
-      {"missing_field", raw_safetensors(R"({"w":{"dtype":"F32","shape":[4]}})", data), {"'w'", "data_offsets"}},
+      {"missing_field",
+       raw_safetensors(R"({"w":{"dtype":"F32","shape":[4]}})", data),
+       {"'w'", "data_offsets"}},
   };
   for (const auto& c : cases) {
     const std::string path = dir + "/" + c.name + ".safetensors";
@@ -112,7 +127,8 @@ TEST(Safetensors, HostileFilesGiveOneLineErrors) {
     fragments.push_back(path);
     expect_error([&] { read_safetensors(path); }, fragments);
   }
-  expect_error([&] { read_safetensors(dir + "/absent.safetensors"); }, {"absent.safetensors", "no such file"});
+  expect_error([&] { read_safetensors(dir + "/absent.safetensors"); },
+               {"absent.safetensors", "no such file"});
 }
 
 TEST(Npy, RoundTripAndHostileFiles) {
@@ -144,8 +160,10 @@ TEST(Npy, RoundTripAndHostileFiles) {
   };
   for (const Case& c : {
            Case{"magic", "PK\x03\x04 not numpy", "bad magic"},
-           Case{"truncated", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", four_floats), "truncated"},
-           Case{"fortran", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", four_floats), "Fortran"},
+           Case{"truncated", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", four_floats),
+                "truncated"},
+           Case{"fortran", npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", four_floats),
+                "Fortran"},
            Case{"bigendian", npy("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", four_floats),
                 "unsupported dtype"},
            Case{"complex", npy("{'descr': '<c8', 'fortran_order': False, 'shape': (2,), }", four_floats),

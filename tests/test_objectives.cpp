@@ -40,10 +40,11 @@ TEST(Objectives, MatchPyTorchReference) {
     const char* name;
     ObjectiveParams params;
   };
-  for (const Case& c : {Case{"sce", "sce", {}}, Case{"bce", "bce", {}}, Case{"l1", "l1", {}}, Case{"l2", "l2", {}},
-                        Case{"sos", "sos", {}}, Case{"sos_a2_b5", "sos", {2.f, 5.f}}}) {
+  for (const Case& c : {Case{"sce", "sce", {}}, Case{"bce", "bce", {}}, Case{"l1", "l1", {}},
+                        Case{"l2", "l2", {}}, Case{"sos", "sos", {}}, Case{"sos_a2_b5", "sos", {2.f, 5.f}}}) {
     const auto r = loss_and_grad(objective(c.name), z, y, c.params);
-    EXPECT_NEAR(r.loss.item(), ref.at(std::string("loss.") + c.key).item(), 1e-6 * (1 + std::fabs(r.loss.item())))
+    EXPECT_NEAR(r.loss.item(), ref.at(std::string("loss.") + c.key).item(),
+                1e-6 * (1 + std::fabs(r.loss.item())))
         << c.key;
     EXPECT_TRUE(test::all_close(r.grad, ref.at(std::string("dlogits.") + c.key), 1e-7, 1e-5)) << c.key;
   }
@@ -71,9 +72,9 @@ TEST(Objectives, GradientsMatchFiniteDifferences) {
       const double eps = 1e-3;
       plus.data<float>()[i] += static_cast<float>(eps);
       minus.data<float>()[i] -= static_cast<float>(eps);
-      const double numeric =
-          (loss_and_grad(obj, plus, y, params).loss.item() - loss_and_grad(obj, minus, y, params).loss.item()) /
-          (2 * eps);
+      const double numeric = (loss_and_grad(obj, plus, y, params).loss.item() -
+                              loss_and_grad(obj, minus, y, params).loss.item()) /
+                             (2 * eps);
       EXPECT_NEAR(g[i], numeric, 2e-4 + 1e-3 * std::fabs(numeric)) << obj.name << " element " << i;
     }
   }
@@ -95,7 +96,8 @@ TEST(Objectives, StableForExtremeLogits) {
 
 TEST(Objectives, RejectsBadTargets) {
   const Tensor z = Tensor::zeros({2, 3});
-  EXPECT_THROW(loss_and_grad(objective("sce"), z, Tensor::from_vector(std::vector<int64_t>{0, 3}, {2})), Error);
+  EXPECT_THROW(loss_and_grad(objective("sce"), z, Tensor::from_vector(std::vector<int64_t>{0, 3}, {2})),
+               Error);
   EXPECT_THROW(loss_and_grad(objective("sce"), z, Tensor::from_vector(std::vector<int64_t>{0}, {1})), Error);
 }
 

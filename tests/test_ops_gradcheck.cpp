@@ -52,39 +52,58 @@ class ConvGrad : public ::testing::TestWithParam<CpuConvPath> {
 };
 
 TEST_P(ConvGrad, Conv3x3Stride1Pad1) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(conv2d(in[0], in[1], {1, 1}), 6); },
-                               {rand_normal({2, 5, 5, 3}, 0, 1, 7), rand_normal({4, 3, 3, 3}, 0, 0.5f, 8)}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) {
+        return weighted_sum(conv2d(in[0], in[1], {1, 1}), 6);
+      },
+      {rand_normal({2, 5, 5, 3}, 0, 1, 7), rand_normal({4, 3, 3, 3}, 0, 0.5f, 8)}));
 }
 
 TEST_P(ConvGrad, Conv3x3Stride2OddInput) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(conv2d(in[0], in[1], {2, 1}), 9); },
-                               {rand_normal({2, 7, 7, 2}, 0, 1, 10), rand_normal({3, 2, 3, 3}, 0, 0.5f, 11)}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) {
+        return weighted_sum(conv2d(in[0], in[1], {2, 1}), 9);
+      },
+      {rand_normal({2, 7, 7, 2}, 0, 1, 10), rand_normal({3, 2, 3, 3}, 0, 0.5f, 11)}));
 }
 
 TEST_P(ConvGrad, Conv7x7Stride2Pad3Stem) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(conv2d(in[0], in[1], {2, 3}), 12); },
-                               {rand_normal({1, 9, 9, 3}, 0, 1, 13), rand_normal({2, 3, 7, 7}, 0, 0.3f, 14)}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) {
+        return weighted_sum(conv2d(in[0], in[1], {2, 3}), 12);
+      },
+      {rand_normal({1, 9, 9, 3}, 0, 1, 13), rand_normal({2, 3, 7, 7}, 0, 0.3f, 14)}));
 }
 
 TEST_P(ConvGrad, Conv1x1Stride2Downsample) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(conv2d(in[0], in[1], {2, 0}), 15); },
-                               {rand_normal({2, 4, 4, 3}, 0, 1, 16), rand_normal({5, 3, 1, 1}, 0, 0.5f, 17)}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) {
+        return weighted_sum(conv2d(in[0], in[1], {2, 0}), 15);
+      },
+      {rand_normal({2, 4, 4, 3}, 0, 1, 16), rand_normal({5, 3, 1, 1}, 0, 0.5f, 17)}));
 }
 
 INSTANTIATE_TEST_SUITE_P(CpuConv, ConvGrad, ::testing::Values(CpuConvPath::Reference, CpuConvPath::OneDnn),
-                         [](const auto& info) { return info.param == CpuConvPath::Reference ? "im2col" : "onednn"; });
+                         [](const auto& info) {
+                           return info.param == CpuConvPath::Reference ? "im2col" : "onednn";
+                         });
 
 TEST(GradCheck, BatchNormTrain) {
   Tensor rm = Tensor::zeros({3}), rv = Tensor::full({3}, 1.0);
   EXPECT_TRUE(test::grad_check(
-      [&](const Inputs& in) { return weighted_sum(batch_norm(in[0], in[1], in[2], rm, rv, {true, 0.1f, 1e-5f}), 18); },
-      {rand_normal({2, 3, 2, 3}, 0.5f, 2, 19), rand_normal({3}, 1, 0.2f, 20), rand_normal({3}, 0, 0.2f, 21)}));
+      [&](const Inputs& in) {
+        return weighted_sum(batch_norm(in[0], in[1], in[2], rm, rv, {true, 0.1f, 1e-5f}), 18);
+      },
+      {rand_normal({2, 3, 2, 3}, 0.5f, 2, 19), rand_normal({3}, 1, 0.2f, 20),
+       rand_normal({3}, 0, 0.2f, 21)}));
 }
 
 TEST(GradCheck, BatchNormEval) {
   Tensor rm = rand_normal({4}, 0, 1, 22), rv = rand_uniform({4}, 0.5f, 2.f, 23);
   EXPECT_TRUE(test::grad_check(
-      [&](const Inputs& in) { return weighted_sum(batch_norm(in[0], in[1], in[2], rm, rv, {false, 0.1f, 1e-5f}), 24); },
+      [&](const Inputs& in) {
+        return weighted_sum(batch_norm(in[0], in[1], in[2], rm, rv, {false, 0.1f, 1e-5f}), 24);
+      },
       {rand_normal({3, 4}, 0, 1, 25), rand_normal({4}, 1, 0.2f, 26), rand_normal({4}, 0, 0.2f, 27)}));
 }
 
@@ -95,26 +114,33 @@ TEST(GradCheck, MaxPool3x3Stride2Pad1) {
   const Tensor keys = rand_uniform({n}, 0.f, 1.f, 29);
   std::vector<int64_t> order(n);
   for (int64_t i = 0; i < n; ++i) order[i] = i;
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys.data<float>()[a] < keys.data<float>()[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return keys.data<float>()[a] < keys.data<float>()[b]; });
   std::vector<float> v(n);
   for (int64_t i = 0; i < n; ++i) v[order[i]] = 0.05f * static_cast<float>(i) - 4.f;
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(max_pool2d(in[0], {3, 2, 1}), 28); },
-                               {Tensor::from_vector(v, {2, 5, 6, 3})}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) {
+        return weighted_sum(max_pool2d(in[0], {3, 2, 1}), 28);
+      },
+      {Tensor::from_vector(v, {2, 5, 6, 3})}));
 }
 
 TEST(GradCheck, GlobalAvgPoolAndFlatten) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(flatten(global_avg_pool(in[0])), 30); },
-                               {rand_normal({2, 3, 3, 4}, 0, 1, 31)}));
+  EXPECT_TRUE(
+      test::grad_check([](const Inputs& in) { return weighted_sum(flatten(global_avg_pool(in[0])), 30); },
+                       {rand_normal({2, 3, 3, 4}, 0, 1, 31)}));
 }
 
 TEST(GradCheck, LinearWithBias) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(linear(in[0], in[1], in[2]), 32); },
-                               {rand_normal({3, 5}, 0, 1, 33), rand_normal({4, 5}, 0, 1, 34), rand_normal({4}, 0, 1, 35)}));
+  EXPECT_TRUE(test::grad_check(
+      [](const Inputs& in) { return weighted_sum(linear(in[0], in[1], in[2]), 32); },
+      {rand_normal({3, 5}, 0, 1, 33), rand_normal({4, 5}, 0, 1, 34), rand_normal({4}, 0, 1, 35)}));
 }
 
 TEST(GradCheck, DropoutKeepsItsMask) {
-  EXPECT_TRUE(test::grad_check([](const Inputs& in) { return weighted_sum(dropout(in[0], 0.4f, true, 7, 100), 36); },
-                               {rand_normal({4, 8}, 0, 1, 37)}));
+  EXPECT_TRUE(
+      test::grad_check([](const Inputs& in) { return weighted_sum(dropout(in[0], 0.4f, true, 7, 100), 36); },
+                       {rand_normal({4, 8}, 0, 1, 37)}));
 }
 
 TEST(GradCheck, SoftmaxAndLogSoftmax) {

@@ -30,7 +30,9 @@ workflows::ReproduceOptions tiny_grid(const std::string& root, const std::string
   return o;
 }
 
-nlohmann::json tables(const std::string& out) { return nlohmann::json::parse(read_file(out + "/table.json")); }
+nlohmann::json tables(const std::string& out) {
+  return nlohmann::json::parse(read_file(out + "/table.json"));
+}
 
 class Reproduce : public ::testing::Test {
  protected:
@@ -88,7 +90,8 @@ TEST_F(Reproduce, ShardsCollectedGiveTheSameTables) {
   }
   workflows::collect(shards, dir + "/merged", "test");
   EXPECT_EQ(tables(dir + "/merged"), tables(*straight_));
-  EXPECT_THROW(workflows::collect({shards[0], shards[0]}, dir + "/twice", "test"), Error);  // a run counted twice
+  EXPECT_THROW(workflows::collect({shards[0], shards[0]}, dir + "/twice", "test"),
+               Error);  // a run counted twice
 }
 
 // --gpus runs one worker process per device; with CPU workers (-1) the machinery runs anywhere.

@@ -31,9 +31,8 @@ TEST(ResNet18Model, LayerTapsAndPresets) {
   std::vector<std::string> seen;
   NoGrad ng;
   m.eval();
-  const Tensor logits = m.forward(rand_normal({2, 28, 28, 3}, 0, 1, 1), [&](const std::string& n, const Tensor&) {
-    seen.push_back(n);
-  });
+  const Tensor logits = m.forward(rand_normal({2, 28, 28, 3}, 0, 1, 1),
+                                  [&](const std::string& n, const Tensor&) { seen.push_back(n); });
   EXPECT_EQ(seen, names);
   EXPECT_EQ(logits.shape(), (Shape{2, 10}));
 
@@ -55,8 +54,10 @@ TEST(ResNet18Model, StateDictMatchesTorchvisionNamesAndOrder) {
   for (const auto& [n, t] : sd) {
     ours.insert(n);
     ASSERT_TRUE(ref.contains(n)) << n;
-    if (n.ends_with("num_batches_tracked")) EXPECT_EQ(t.numel(), 1);  // [] in torchvision; the file has [1]
-    else EXPECT_EQ(t.shape(), ref.at(n).shape()) << n;
+    if (n.ends_with("num_batches_tracked"))
+      EXPECT_EQ(t.numel(), 1);  // [] in torchvision; the file has [1]
+    else
+      EXPECT_EQ(t.shape(), ref.at(n).shape()) << n;
     EXPECT_EQ(t.dtype(), ref.at(n).dtype()) << n;
   }
   EXPECT_EQ(m.named_parameters().size(), 62u);
@@ -75,13 +76,16 @@ TEST(ResNet18Model, TorchvisionInitialisation) {
       EXPECT_NEAR(sd, want, want * (v.size() > 5000 ? 0.05 : 0.15)) << name;
     } else if (name == "fc.weight" || name == "fc.bias") {  // U(+-1/sqrt(512))
       EXPECT_LE(mx, 1.0 / std::sqrt(512.0)) << name;
-    } else if (name.ends_with("bn1.weight") || name.ends_with("bn2.weight") || name.ends_with("downsample.1.weight")) {
+    } else if (name.ends_with("bn1.weight") || name.ends_with("bn2.weight") ||
+               name.ends_with("downsample.1.weight")) {
       EXPECT_EQ(mean, 1.0) << name;
     }
   }
   // Same seed, same weights; another seed, other weights.
-  EXPECT_EQ(ResNet18({}, 7).named_parameters()[0].second.to_vector(), m.named_parameters()[0].second.to_vector());
-  EXPECT_NE(ResNet18({}, 8).named_parameters()[0].second.to_vector(), m.named_parameters()[0].second.to_vector());
+  EXPECT_EQ(ResNet18({}, 7).named_parameters()[0].second.to_vector(),
+            m.named_parameters()[0].second.to_vector());
+  EXPECT_NE(ResNet18({}, 8).named_parameters()[0].second.to_vector(),
+            m.named_parameters()[0].second.to_vector());
 }
 
 TEST(ResNet18Model, CheckpointsThatDoNotFitAreOneLineErrors) {

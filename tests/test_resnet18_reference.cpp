@@ -93,7 +93,8 @@ TEST_P(ResNet18Reference, TrainLogitsRunningStatsGradients) {
   for (const char* bn : {"bn1", "layer4.1.bn2"}) {
     for (const char* stat : {"running_mean", "running_var"}) {
       const std::string name = std::string(bn) + "." + stat;
-      EXPECT_TRUE(test::all_close(buffer(name), ref_.cas.at("running_after_train_fwd." + name), 1e-5, 1e-4)) << name;
+      EXPECT_TRUE(test::all_close(buffer(name), ref_.cas.at("running_after_train_fwd." + name), 1e-5, 1e-4))
+          << name;
     }
     const std::string nbt = std::string(bn) + ".num_batches_tracked";
     EXPECT_EQ(buffer(nbt).item(), ref_.weights.at(nbt).item() + 1.0);
@@ -109,7 +110,6 @@ TEST_P(ResNet18Reference, TrainLogitsRunningStatsGradients) {
     const Tensor& want = ref_.cas.at("grad." + name);
     EXPECT_TRUE(test::all_close(p.grad(), want, 1e-4 * max_abs(want) + 1e-7, 2e-3)) << "grad." << name;
   }
-
 }
 
 // One Adam step from the reference gradients (so that this checks Adam's semantics, not the gradients
@@ -129,8 +129,11 @@ TEST_P(ResNet18Reference, AdamStepFromReferenceGradients) {
     EXPECT_TRUE(test::all_close(p, ref_.cas.at("adam1." + name), 1e-6, 0)) << "adam1." << name;
 }
 
-INSTANTIATE_TEST_SUITE_P(CpuConv, ResNet18Reference, ::testing::Values(CpuConvPath::Reference, CpuConvPath::OneDnn),
-                         [](const auto& info) { return info.param == CpuConvPath::Reference ? "im2col" : "onednn"; });
+INSTANTIATE_TEST_SUITE_P(CpuConv, ResNet18Reference,
+                         ::testing::Values(CpuConvPath::Reference, CpuConvPath::OneDnn),
+                         [](const auto& info) {
+                           return info.param == CpuConvPath::Reference ? "im2col" : "onednn";
+                         });
 
 }  // namespace
 }  // namespace biascka

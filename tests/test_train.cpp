@@ -67,12 +67,14 @@ TEST_F(Train, WritesEveryOutputAndLearns) {
   const std::string run = test::temp_dir("train_outputs") + "/run";
   const auto r = workflows::train(tiny_options(*data_, run));
   EXPECT_EQ(r.status, "finished");
-  for (const char* f : {"settings.json", "metrics.jsonl", "best.safetensors", "last.safetensors", "summary.json"})
+  for (const char* f :
+       {"settings.json", "metrics.jsonl", "best.safetensors", "last.safetensors", "summary.json"})
     EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
   EXPECT_EQ(metrics(run).size(), 3u);
   const auto s = nlohmann::json::parse(read_file(run + "/summary.json"));
   EXPECT_EQ(s["status"], "finished");
-  for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy"}) EXPECT_TRUE(s["test"][k].is_number()) << k;
+  for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy"})
+    EXPECT_TRUE(s["test"][k].is_number()) << k;
   const auto m = metrics(run);  // a few epochs on 180 images: the training loss must at least go down
   EXPECT_LT(m.back()["train_loss"].get<double>(), m.front()["train_loss"].get<double>());
   // The best checkpoint loads as a plain ResNet18 state dict with the architecture in its metadata.

@@ -28,8 +28,8 @@ RunState RunState::from_json(const nlohmann::json& j) {
   return s;
 }
 
-void save_checkpoint(const std::string& path, const ResNet18& model, const Adam* optimizer, const RunState* state,
-                     Metadata meta) {
+void save_checkpoint(const std::string& path, const ResNet18& model, const Adam* optimizer,
+                     const RunState* state, Metadata meta) {
   NamedTensors tensors = model.state_dict();
   if (optimizer) {
     NamedTensors opt = optimizer->state();
@@ -46,7 +46,8 @@ void save_checkpoint(const std::string& path, const ResNet18& model, const Adam*
 
 RunState read_run_state(const TensorFile& file) {
   auto it = file.metadata.find("run_state");
-  BIASCKA_CHECK(it != file.metadata.end(), file.path, ": no run_state in the metadata (not a biascka last checkpoint)");
+  BIASCKA_CHECK(it != file.metadata.end(), file.path,
+                ": no run_state in the metadata (not a biascka last checkpoint)");
   try {
     return RunState::from_json(nlohmann::json::parse(it->second));
   } catch (const nlohmann::json::exception& e) {

@@ -17,17 +17,17 @@ struct RunState {
   int64_t epoch = 0;          // epochs fully done
   int64_t step_in_epoch = 0;  // batches of the next epoch already done (a checkpoint taken on Ctrl-C)
   uint64_t dropout_seed = 0, dropout_offset = 0;
-  int64_t best_epoch = 0;     // 1-based epoch of best.safetensors; 0 = none yet
+  int64_t best_epoch = 0;  // 1-based epoch of best.safetensors; 0 = none yet
   double best_valid_accuracy = -1;
-  int64_t bad_epochs = 0;     // epochs since the best (early stopping)
+  int64_t bad_epochs = 0;                             // epochs since the best (early stopping)
   nlohmann::json partial = nlohmann::json::object();  // running sums of the interrupted epoch
   nlohmann::json to_json() const;
   static RunState from_json(const nlohmann::json& j);
 };
 
 // model_meta: "loss", "settings" etc. added by the caller; the architecture keys are added here.
-void save_checkpoint(const std::string& path, const ResNet18& model, const Adam* optimizer, const RunState* state,
-                     Metadata meta);
+void save_checkpoint(const std::string& path, const ResNet18& model, const Adam* optimizer,
+                     const RunState* state, Metadata meta);
 RunState read_run_state(const TensorFile& file);  // throws naming the file when absent or malformed
 
 }  // namespace biascka::workflows

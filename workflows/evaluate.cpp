@@ -27,8 +27,9 @@ nlohmann::json EvalResult::to_json() const {
           {"loss", num(loss)}};
 }
 
-EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes, const losses::Objective* objective,
-                    const losses::ObjectiveParams& params, ProgressMode mode, const std::string& label) {
+EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes,
+                    const losses::Objective* objective, const losses::ObjectiveParams& params,
+                    ProgressMode mode, const std::string& label) {
   const bool was_training = model.training();
   model.eval();
   NoGrad no_grad;
@@ -46,7 +47,8 @@ EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes, 
     const Tensor out = model.forward(batch.images.to(dev));
     BIASCKA_CHECK(out.size(1) == num_classes, "evaluate: the model has ", out.size(1), " outputs, the data ",
                   num_classes, " classes");
-    if (objective) loss_sum += losses::loss_and_grad(*objective, out, batch.targets.to(dev), params).loss.item() * b;
+    if (objective)
+      loss_sum += losses::loss_and_grad(*objective, out, batch.targets.to(dev), params).loss.item() * b;
     const Tensor logits = out.to(Device::cpu());
     const float* z = logits.data<float>();
     const int64_t* t = batch.targets.data<int64_t>();
@@ -55,12 +57,15 @@ EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes, 
       int64_t pred = 0;
       for (int64_t c = 1; c < num_classes; ++c)
         if (z[i * num_classes + c] > z[i * num_classes + pred]) pred = c;  // first maximum, as torch.argmax
-      BIASCKA_CHECK(t[i] >= 0 && t[i] < num_classes, "evaluate: target ", t[i], " outside [0, ", num_classes, ")");
+      BIASCKA_CHECK(t[i] >= 0 && t[i] < num_classes, "evaluate: target ", t[i], " outside [0, ", num_classes,
+                    ")");
       ++r.confusion[t[i]][pred];
       const bool ok = pred == t[i], aligned = t[i] == bias[i];
       correct += ok;
-      if (aligned) ++r.aligned_count, correct_aligned += ok;
-      else ++r.conflicting_count, correct_conflicting += ok;
+      if (aligned)
+        ++r.aligned_count, correct_aligned += ok;
+      else
+        ++r.conflicting_count, correct_conflicting += ok;
     }
     r.count += b;
     progress.update(++step, r.count, "acc " + std::to_string(100.0 * correct / r.count).substr(0, 5) + "%");

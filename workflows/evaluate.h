@@ -24,7 +24,8 @@ struct EvalResult {
 
 // Runs the whole loader once in evaluation mode (running statistics, no dropout, no grad) and restores the
 // model's previous mode.
-EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes, const losses::Objective* objective,
-                    const losses::ObjectiveParams& params, ProgressMode progress, const std::string& label = "eval");
+EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes,
+                    const losses::Objective* objective, const losses::ObjectiveParams& params,
+                    ProgressMode progress, const std::string& label = "eval");
 
 }  // namespace biascka::workflows

@@ -89,9 +89,9 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
     }
   }
   fig.text((width - plot::Canvas::text_width(subtitle)) / 2, 34, subtitle, plot::kBlack);
-  const plot::Canvas bar = plot::render_colorbar(0, 1, plot::ColorMap::Magma,
-                                                 std::max(120, static_cast<int>(datasets.size()) * (cell + gap) - gap),
-                                                 "CKA");
+  const plot::Canvas bar =
+      plot::render_colorbar(0, 1, plot::ColorMap::Magma,
+                            std::max(120, static_cast<int>(datasets.size()) * (cell + gap) - gap), "CKA");
   fig.blit(bar, width - bar_w + 10, top + header);
   fig.save_png(path);
   return true;

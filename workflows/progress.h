@@ -11,7 +11,8 @@ enum class ProgressMode { Auto, Bar, Lines, Quiet };
 class Progress {
  public:
   Progress(std::string label, int64_t total, ProgressMode mode);
-  // `done` items of `total` processed; `items` counts images for the rate; `detail` e.g. "loss 0.31 acc 92.1%".
+  // `done` items of `total` processed; `items` counts images for the rate; `detail` e.g. "loss 0.31
+  // acc 92.1%".
   void update(int64_t done, int64_t images, const std::string& detail);
   // Whether update(done, ...) would print now: callers skip computing an expensive detail otherwise.
   bool due(int64_t done) const;

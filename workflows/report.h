@@ -8,7 +8,8 @@
 
 namespace biascka::workflows {
 
-void write_report(const std::string& path, const std::vector<RunRecord>& runs, const std::vector<ResultTable>& tables,
-                  const std::vector<std::string>& dirs, const std::string& command_line, bool figure1, bool curves);
+void write_report(const std::string& path, const std::vector<RunRecord>& runs,
+                  const std::vector<ResultTable>& tables, const std::vector<std::string>& dirs,
+                  const std::string& command_line, bool figure1, bool curves);
 
 }  // namespace biascka::workflows

@@ -15,14 +15,14 @@ struct ReproduceOptions {
   std::string data_root;
   std::string out;
   std::vector<std::string> datasets = {"cmnist", "cifar10c", "bffhq"};
-  double pct = 5;                 // the conflicting percentage (B-FFHQ exists only as 0.5pct)
+  double pct = 5;  // the conflicting percentage (B-FFHQ exists only as 0.5pct)
   std::string losses = "all";
   int seeds = 3;
   std::string device = "cpu";
-  std::vector<int> gpus;          // one training process per GPU, concurrently (-1: a CPU worker, for tests)
-  std::string worker_exe;         // the program the --gpus workers run ("" = this one)
+  std::vector<int> gpus;   // one training process per GPU, concurrently (-1: a CPU worker, for tests)
+  std::string worker_exe;  // the program the --gpus workers run ("" = this one)
   int shard_index = 0, shard_count = 1;
-  bool quick = false;             // built-in default data, subsets, few epochs, one seed, CPU
+  bool quick = false;  // built-in default data, subsets, few epochs, one seed, CPU
   // The training protocol (paper defaults).
   int64_t epochs = 100, patience = 12, batch = 512, max_train = 0, max_eval = 0;
   int workers = 0;
@@ -31,8 +31,8 @@ struct ReproduceOptions {
   int64_t cka_batch = 512, cka_samples = 0;  // 0: the whole test split
   std::string cka_layers = "all";
   ProgressMode progress = ProgressMode::Auto;
-  std::string command_line;       // recorded in the report
-  int only = -1;                  // internal: run just this grid index (the worker of --gpus)
+  std::string command_line;           // recorded in the report
+  int only = -1;                      // internal: run just this grid index (the worker of --gpus)
   int64_t interrupt_after_steps = 0;  // tests: stop as if Ctrl-C came after this many training steps
 
   // The quick preset's settings applied over these options.

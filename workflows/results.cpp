@@ -88,13 +88,15 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
             fail(summary.string(), ": not valid JSON (", e.what(), ")");
           }
           r.status = r.summary.value("status", "unknown");
-          r.label = dataset_label(r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
+          r.label = dataset_label(
+              r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
           std::ifstream metrics(ss.path() / "metrics.jsonl");
           std::string line;
           while (std::getline(metrics, line)) {
             if (line.empty()) continue;
             const auto m = nlohmann::json::parse(line);
-            r.valid_curve.push_back(m["valid_accuracy"].is_number() ? m["valid_accuracy"].get<double>() : NAN);
+            r.valid_curve.push_back(m["valid_accuracy"].is_number() ? m["valid_accuracy"].get<double>()
+                                                                    : NAN);
           }
           const fs::path cka = ss.path() / "cka" / "cka.json";
           if (fs::exists(cka)) r.cka_json = cka.string();
@@ -160,12 +162,36 @@ ResultTable make_table(const std::vector<RunRecord>& runs, const std::string& me
 const std::map<std::string, std::map<std::string, std::pair<double, double>>>& published_table3() {
   // "Interpreting Bias in the Neural Networks", Table 3 (test accuracy, %, mean +- std over 3 seeds).
   static const std::map<std::string, std::map<std::string, std::pair<double, double>>> t = {
-      {"sce", {{"cmnist", {95.31, 1.21}}, {"cifar10c", {34.44, 1.84}}, {"bffhq", {57.03, 2.42}}, {"mean", {62.26, 0}}}},
-      {"bce", {{"cmnist", {93.75, 1.67}}, {"cifar10c", {32.47, 4.34}}, {"bffhq", {54.40, 1.80}}, {"mean", {60.20, 0}}}},
-      {"nll", {{"cmnist", {95.81, 1.36}}, {"cifar10c", {35.25, 1.79}}, {"bffhq", {53.19, 1.79}}, {"mean", {61.42, 0}}}},
-      {"l1", {{"cmnist", {95.19, 2.64}}, {"cifar10c", {25.11, 1.21}}, {"bffhq", {52.53, 1.80}}, {"mean", {57.61, 0}}}},
-      {"l2", {{"cmnist", {93.00, 0.99}}, {"cifar10c", {25.34, 2.64}}, {"bffhq", {55.73, 1.57}}, {"mean", {58.02, 0}}}},
-      {"sos", {{"cmnist", {95.00, 0.63}}, {"cifar10c", {34.81, 1.42}}, {"bffhq", {49.69, 2.54}}, {"mean", {59.83, 0}}}},
+      {"sce",
+       {{"cmnist", {95.31, 1.21}},
+        {"cifar10c", {34.44, 1.84}},
+        {"bffhq", {57.03, 2.42}},
+        {"mean", {62.26, 0}}}},
+      {"bce",
+       {{"cmnist", {93.75, 1.67}},
+        {"cifar10c", {32.47, 4.34}},
+        {"bffhq", {54.40, 1.80}},
+        {"mean", {60.20, 0}}}},
+      {"nll",
+       {{"cmnist", {95.81, 1.36}},
+        {"cifar10c", {35.25, 1.79}},
+        {"bffhq", {53.19, 1.79}},
+        {"mean", {61.42, 0}}}},
+      {"l1",
+       {{"cmnist", {95.19, 2.64}},
+        {"cifar10c", {25.11, 1.21}},
+        {"bffhq", {52.53, 1.80}},
+        {"mean", {57.61, 0}}}},
+      {"l2",
+       {{"cmnist", {93.00, 0.99}},
+        {"cifar10c", {25.34, 2.64}},
+        {"bffhq", {55.73, 1.57}},
+        {"mean", {58.02, 0}}}},
+      {"sos",
+       {{"cmnist", {95.00, 0.63}},
+        {"cifar10c", {34.81, 1.42}},
+        {"bffhq", {49.69, 2.54}},
+        {"mean", {59.83, 0}}}},
   };
   return t;
 }
@@ -184,7 +210,8 @@ std::map<std::string, int> ranks(const std::vector<std::pair<std::string, double
   std::sort(vals.rbegin(), vals.rend());
   vals.erase(std::unique(vals.begin(), vals.end()), vals.end());
   std::map<std::string, int> r;
-  for (const auto& [k, v] : col) r[k] = !vals.empty() && v == vals[0] ? 1 : vals.size() > 1 && v == vals[1] ? 2 : 0;
+  for (const auto& [k, v] : col)
+    r[k] = !vals.empty() && v == vals[0] ? 1 : vals.size() > 1 && v == vals[1] ? 2 : 0;
   return r;
 }
 
@@ -226,14 +253,16 @@ std::string table_markdown(const ResultTable& t, bool with_published) {
       auto row = t.cells.find(l);
       if (row != t.cells.end() && row->second.count(d)) {
         const Cell& c = row->second.at(d);
-        s = emphasise(fmt(c.mean) + " ± " + fmt(c.std) + " (n=" + std::to_string(c.values.size()) + ")", rank[d][l]);
+        s = emphasise(fmt(c.mean) + " ± " + fmt(c.std) + " (n=" + std::to_string(c.values.size()) + ")",
+                      rank[d][l]);
       }
       md << " " << s << " |";
     }
     md << " " << (t.row_mean.count(l) ? emphasise(fmt(t.row_mean.at(l)), rank["mean"][l]) : "–") << " |\n";
   }
   if (with_published) {
-    md << "\nPublished (the paper's Table 3, test accuracy %, mean ± std over 3 seeds):\n\n| Objectives | Variant |";
+    md << "\nPublished (the paper's Table 3, test accuracy %, mean ± std over 3 seeds):\n\n| Objectives | "
+          "Variant |";
     for (const auto& d : t.datasets) md << " " << dataset_label(d) << " |";
     md << " Mean (all three) |\n|---|---|";
     for (size_t i = 0; i <= t.datasets.size(); ++i) md << "---|";
@@ -275,8 +304,8 @@ std::string table_csv(const std::vector<ResultTable>& tables) {
           seeds += (i ? ";" : "") + std::to_string(c.seeds[i]);
           values += (i ? ";" : "") + fmt(c.values[i], 4);
         }
-        csv << t.metric << "," << l << "," << obj.group << "," << d << "," << fmt(c.mean, 4) << "," << fmt(c.std, 4)
-            << "," << c.values.size() << "," << seeds << "," << values << "\n";
+        csv << t.metric << "," << l << "," << obj.group << "," << d << "," << fmt(c.mean, 4) << ","
+            << fmt(c.std, 4) << "," << c.values.size() << "," << seeds << "," << values << "\n";
       }
       if (t.row_mean.count(l))
         csv << t.metric << "," << l << "," << obj.group << ",mean," << fmt(t.row_mean.at(l), 4) << ",,,,\n";
@@ -294,7 +323,10 @@ nlohmann::json table_json(const std::vector<ResultTable>& tables) {
       auto row = t.cells.find(l);
       if (row != t.cells.end())
         for (const auto& [d, c] : row->second)
-          cells[d] = {{"mean", num(c.mean)}, {"std", num(c.std)}, {"n", c.values.size()}, {"values", c.values},
+          cells[d] = {{"mean", num(c.mean)},
+                      {"std", num(c.std)},
+                      {"n", c.values.size()},
+                      {"values", c.values},
                       {"seeds", c.seeds}};
       rows.push_back({{"objective", l},
                       {"group", losses::objective(l).group},

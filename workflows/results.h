@@ -27,7 +27,7 @@ struct RunRecord {
 std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs);
 
 struct Cell {
-  std::vector<double> values;  // one per seed, in percent
+  std::vector<double> values;    // one per seed, in percent
   double mean = NAN, std = NAN;  // std: population (numpy's default, ddof = 0)
   std::vector<int> seeds;
 };

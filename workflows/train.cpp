@@ -68,8 +68,13 @@ struct EpochSums {
   int64_t seen = 0, correct = 0, aligned = 0, correct_aligned = 0, correct_conflicting = 0;
   double seconds = 0;
   nlohmann::json to_json() const {
-    return {{"loss", loss}, {"seen", seen}, {"correct", correct}, {"aligned", aligned},
-            {"correct_aligned", correct_aligned}, {"correct_conflicting", correct_conflicting}, {"seconds", seconds}};
+    return {{"loss", loss},
+            {"seen", seen},
+            {"correct", correct},
+            {"aligned", aligned},
+            {"correct_aligned", correct_aligned},
+            {"correct_conflicting", correct_conflicting},
+            {"seconds", seconds}};
   }
   void add(const StepTotals& t) {
     loss += t.loss_sum;
@@ -98,14 +103,22 @@ struct EpochSums {
 bool interrupt_requested() { return g_interrupted; }
 
 nlohmann::json TrainOptions::to_json() const {
-  return {{"data", data},           {"loss", loss},
-          {"sos_alpha", objective_params.sos_alpha}, {"sos_beta", objective_params.sos_beta},
-          {"seed", seed},           {"device", device},
-          {"epochs", epochs},       {"patience", patience},
-          {"batch", batch},         {"lr", lr},
-          {"weight_decay", weight_decay}, {"max_train", max_train},
-          {"max_eval", max_eval},   {"stem", stem},
-          {"normalization", normalization}, {"image_size", image_size},
+  return {{"data", data},
+          {"loss", loss},
+          {"sos_alpha", objective_params.sos_alpha},
+          {"sos_beta", objective_params.sos_beta},
+          {"seed", seed},
+          {"device", device},
+          {"epochs", epochs},
+          {"patience", patience},
+          {"batch", batch},
+          {"lr", lr},
+          {"weight_decay", weight_decay},
+          {"max_train", max_train},
+          {"max_eval", max_eval},
+          {"stem", stem},
+          {"normalization", normalization},
+          {"image_size", image_size},
           {"no_tf32", no_tf32}};
 }
 
@@ -158,7 +171,8 @@ TrainResult train(const TrainOptions& given, bool resume) {
   }
   BIASCKA_CHECK(o.batch >= 2, "train: --batch must be at least 2 (batch normalisation), got ", o.batch);
   BIASCKA_CHECK(o.epochs >= 1 && o.patience >= 1, "train: --epochs and --patience must be positive");
-  BIASCKA_CHECK(o.stem == "imagenet" || o.stem == "cifar", "train: --stem must be imagenet or cifar, got ", o.stem);
+  BIASCKA_CHECK(o.stem == "imagenet" || o.stem == "cifar", "train: --stem must be imagenet or cifar, got ",
+                o.stem);
   const losses::Objective& objective = losses::objective(o.loss);
   const Device dev = Device::parse(o.device);
   require_device(dev);
@@ -217,13 +231,16 @@ TrainResult train(const TrainOptions& given, bool resume) {
     save_checkpoint(last_path, model, &opt, &state, meta);
   };
   auto diverged = [&](int64_t epoch, int64_t step, double loss) {
-    nlohmann::json summary = {{"status", "diverged"}, {"settings", settings}, {"best_epoch", state.best_epoch},
-                              {"message", "loss became " + std::to_string(loss) + " at epoch " +
-                                              std::to_string(epoch + 1) + ", step " + std::to_string(step + 1)}};
+    nlohmann::json summary = {
+        {"status", "diverged"},
+        {"settings", settings},
+        {"best_epoch", state.best_epoch},
+        {"message", "loss became " + std::to_string(loss) + " at epoch " + std::to_string(epoch + 1) +
+                        ", step " + std::to_string(step + 1)}};
     write_text_atomic(summary_path, summary.dump(2) + "\n");
     fail(run, ": the ", o.loss, " loss became ", loss, " at epoch ", epoch + 1, ", step ", step + 1,
-         "; stopped (best.safetensors", state.best_epoch ? " of epoch " + std::to_string(state.best_epoch) : "",
-         " kept; try a lower --lr)");
+         "; stopped (best.safetensors",
+         state.best_epoch ? " of epoch " + std::to_string(state.best_epoch) : "", " kept; try a lower --lr)");
   };
 
   bool stopped_early = false;
@@ -232,7 +249,8 @@ TrainResult train(const TrainOptions& given, bool resume) {
   for (int64_t epoch = state.epoch; epoch < o.epochs; ++epoch) {
     model.train();
     // A run resumed mid-epoch carries the sums of the batches trained before the interruption.
-    const EpochSums before = EpochSums::from_json(state.step_in_epoch ? state.partial : nlohmann::json::object());
+    const EpochSums before =
+        EpochSums::from_json(state.step_in_epoch ? state.partial : nlohmann::json::object());
     const int64_t skip = state.step_in_epoch;
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                       train_loader.batches_per_epoch(), o.progress);
@@ -242,21 +260,24 @@ TrainResult train(const TrainOptions& given, bool resume) {
       const StepTotals t = stepper.totals();
       if (t.first_bad_step >= 0) diverged(epoch, skip + t.first_bad_step, t.bad_loss);
       s.add(t);
-      s.seconds = before.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      s.seconds =
+          before.seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return s;
     };
     int64_t images_timed = 0;
     stepper.reset(train_loader.batches_per_epoch());
-    train_loader.start_epoch(epoch, skip);  // resumed mid-epoch: the first `skip` batches were trained already
+    train_loader.start_epoch(epoch,
+                             skip);  // resumed mid-epoch: the first `skip` batches were trained already
     data::Batch batch;
     for (int64_t step = skip; train_loader.next(batch); ++step) {
       stepper.run(batch);
       images_timed += batch.size();
-      if (!dev.is_cuda() || progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
+      if (!dev.is_cuda() ||
+          progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
         const EpochSums s = sums_now();
         progress.update(step + 1, images_timed,
-                        "loss " + std::to_string(s.loss / std::max<int64_t>(s.seen, 1)).substr(0, 6) + " acc " +
-                            pct(double(s.correct) / std::max<int64_t>(s.seen, 1)));
+                        "loss " + std::to_string(s.loss / std::max<int64_t>(s.seen, 1)).substr(0, 6) +
+                            " acc " + pct(double(s.correct) / std::max<int64_t>(s.seen, 1)));
       }
       if (o.interrupt_after_steps > 0 && ++steps_this_call == o.interrupt_after_steps) g_interrupted = true;
       if (g_interrupted) {
@@ -264,16 +285,17 @@ TrainResult train(const TrainOptions& given, bool resume) {
         state.step_in_epoch = step + 1;
         state.partial = s.to_json();
         save_last();
-        progress.finish("interrupted at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
-                        "; saved " + last_path + " (continue with --resume " + run + ")");
+        progress.finish("interrupted at epoch " + std::to_string(epoch + 1) + ", step " +
+                        std::to_string(step + 1) + "; saved " + last_path + " (continue with --resume " +
+                        run + ")");
         return {"interrupted", nlohmann::json{{"status", "interrupted"}}};
       }
     }
     const EpochSums sums = sums_now();
     const double train_seconds = sums.seconds - before.seconds;
-    const EvalResult valid = evaluate(model, valid_loader, classes, &objective, o.objective_params,
-                                      o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines,
-                                      "valid");
+    const EvalResult valid =
+        evaluate(model, valid_loader, classes, &objective, o.objective_params,
+                 o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines, "valid");
     const bool improved = valid.accuracy > state.best_valid_accuracy;
     state.epoch = epoch + 1;
     state.step_in_epoch = 0;
@@ -287,19 +309,20 @@ TrainResult train(const TrainOptions& given, bool resume) {
       ++state.bad_epochs;
     }
     const int64_t conflicting = sums.seen - sums.aligned;
-    metrics.push_back({{"epoch", epoch + 1},
-                       {"train_loss", sums.loss / std::max<int64_t>(sums.seen, 1)},
-                       {"train_accuracy", double(sums.correct) / std::max<int64_t>(sums.seen, 1)},
-                       {"train_aligned_accuracy", num(sums.aligned ? double(sums.correct_aligned) / sums.aligned : NAN)},
-                       {"train_conflicting_accuracy",
-                        num(conflicting ? double(sums.correct_conflicting) / conflicting : NAN)},
-                       {"valid_loss", num(valid.loss)},
-                       {"valid_accuracy", num(valid.accuracy)},
-                       {"valid_aligned_accuracy", num(valid.aligned_accuracy)},
-                       {"valid_conflicting_accuracy", num(valid.conflicting_accuracy)},
-                       {"seconds", sums.seconds},
-                       {"images_per_s", images_timed / std::max(train_seconds, 1e-9)},
-                       {"best_epoch", state.best_epoch}});
+    metrics.push_back(
+        {{"epoch", epoch + 1},
+         {"train_loss", sums.loss / std::max<int64_t>(sums.seen, 1)},
+         {"train_accuracy", double(sums.correct) / std::max<int64_t>(sums.seen, 1)},
+         {"train_aligned_accuracy", num(sums.aligned ? double(sums.correct_aligned) / sums.aligned : NAN)},
+         {"train_conflicting_accuracy",
+          num(conflicting ? double(sums.correct_conflicting) / conflicting : NAN)},
+         {"valid_loss", num(valid.loss)},
+         {"valid_accuracy", num(valid.accuracy)},
+         {"valid_aligned_accuracy", num(valid.aligned_accuracy)},
+         {"valid_conflicting_accuracy", num(valid.conflicting_accuracy)},
+         {"seconds", sums.seconds},
+         {"images_per_s", images_timed / std::max(train_seconds, 1e-9)},
+         {"best_epoch", state.best_epoch}});
     write_metrics(metrics_path, metrics);
     save_last();
     note(o.progress, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + ": train loss " +
@@ -316,20 +339,21 @@ TrainResult train(const TrainOptions& given, bool resume) {
   if (state.epoch < o.epochs && !stopped_early) stopped_early = state.bad_epochs >= o.patience;
 
   // The best checkpoint on the test split.
-  nlohmann::json summary = {{"status", "finished"},
-                            {"settings", settings},
-                            {"epochs_run", state.epoch},
-                            {"stopped_early", stopped_early},
-                            {"best_epoch", state.best_epoch},
-                            {"valid", {{"accuracy", num(state.best_valid_accuracy)}}}};
+  nlohmann::json summary = {
+      {"status", "finished"},           {"settings", settings},
+      {"epochs_run", state.epoch},      {"stopped_early", stopped_early},
+      {"best_epoch", state.best_epoch}, {"valid", {{"accuracy", num(state.best_valid_accuracy)}}}};
   if (state.best_epoch > 0) {
     const TensorFile best = read_safetensors(best_path);
     model.load_state_dict(best);
-    const ProgressMode eval_mode = o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
-    summary["valid"] = evaluate(model, valid_loader, classes, &objective, o.objective_params, eval_mode, "valid").to_json();
+    const ProgressMode eval_mode =
+        o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
+    summary["valid"] =
+        evaluate(model, valid_loader, classes, &objective, o.objective_params, eval_mode, "valid").to_json();
     if (test_split) {
       data::Loader test_loader(*test_split, loader_options(false, o.max_eval));
-      summary["test"] = evaluate(model, test_loader, classes, &objective, o.objective_params, eval_mode, "test").to_json();
+      summary["test"] =
+          evaluate(model, test_loader, classes, &objective, o.objective_params, eval_mode, "test").to_json();
       summary["test"]["split"] = test_split->dir;
     }
   }

@@ -14,8 +14,8 @@
 namespace biascka::workflows {
 
 struct TrainOptions {
-  std::string data;                 // a pct folder: DATA/align, DATA/conflict, DATA/valid (or ../valid), ../test
-  std::string out;                  // the run folder
+  std::string data;  // a pct folder: DATA/align, DATA/conflict, DATA/valid (or ../valid), ../test
+  std::string out;   // the run folder
   std::string loss = "sce";
   losses::ObjectiveParams objective_params;
   uint64_t seed = 0;
@@ -25,14 +25,14 @@ struct TrainOptions {
   int64_t batch = 512;
   float lr = 1e-3f;
   float weight_decay = 1e-5f;
-  int64_t max_train = 0;            // 0: every training image; else a seeded subset of this size
-  int64_t max_eval = 0;             // 0: every valid/test image; else a seeded subset
-  std::string stem = "imagenet";    // imagenet (7x7/2 + max-pool, torchvision's) | cifar (3x3/1)
-  std::string normalization;        // "" = from the folder name (cmnist, cifar10c, bffhq)
-  int image_size = 0;               // 0 = native (bffhq: 224)
-  int workers = 0;                  // loader threads (0 = cores)
+  int64_t max_train = 0;          // 0: every training image; else a seeded subset of this size
+  int64_t max_eval = 0;           // 0: every valid/test image; else a seeded subset
+  std::string stem = "imagenet";  // imagenet (7x7/2 + max-pool, torchvision's) | cifar (3x3/1)
+  std::string normalization;      // "" = from the folder name (cmnist, cifar10c, bffhq)
+  int image_size = 0;             // 0 = native (bffhq: 224)
+  int workers = 0;                // loader threads (0 = cores)
   bool no_tf32 = false;
-  bool cuda_graph = true;           // capture the GPU step once shapes are fixed
+  bool cuda_graph = true;             // capture the GPU step once shapes are fixed
   int64_t interrupt_after_steps = 0;  // tests: behave as if Ctrl-C came after this many steps of this call
   ProgressMode progress = ProgressMode::Auto;
 

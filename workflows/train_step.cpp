@@ -39,8 +39,8 @@ struct TrainStep::Impl {
   losses::ObjectiveParams params;
   bool use_graph;
   Device dev;
-  StepTotals host;              // the CPU path's totals
-  std::vector<int64_t> sizes;   // batch size of each step since reset (the GPU path's losses are per step)
+  StepTotals host;             // the CPU path's totals
+  std::vector<int64_t> sizes;  // batch size of each step since reset (the GPU path's losses are per step)
   int64_t capacity = 0;
   // GPU accumulators: per-step mean losses, the write index, and the four accuracy counters.
   Tensor slots, index, counts;
@@ -64,10 +64,11 @@ struct TrainStep::Impl {
     out.backward(r.grad);
     opt.step();
     if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(
-          kernels::record_scalar(r.loss.data<double>(), slots.data<double>(), index.data<int64_t>(), BIASCKA_STREAM(x));
-          kernels::accuracy_counts(out.data<float>(), y.data<int64_t>(), b.data<int64_t>(), out.size(0), out.size(1),
-                                   counts.data<int64_t>(), BIASCKA_STREAM(x)));
+      BIASCKA_CUDA_ONLY(kernels::record_scalar(r.loss.data<double>(), slots.data<double>(),
+                                               index.data<int64_t>(), BIASCKA_STREAM(x));
+                        kernels::accuracy_counts(out.data<float>(), y.data<int64_t>(), b.data<int64_t>(),
+                                                 out.size(0), out.size(1), counts.data<int64_t>(),
+                                                 BIASCKA_STREAM(x)));
     } else {
       const double loss = r.loss.item();
       if (!std::isfinite(loss) && host.first_bad_step < 0) {
@@ -82,7 +83,8 @@ struct TrainStep::Impl {
 
 #ifdef BIASCKA_WITH_CUDA
   Tensor upload(const Tensor& host_tensor, Tensor* into = nullptr) {
-    Tensor dst = into && into->defined() ? *into : Tensor::empty(host_tensor.shape(), host_tensor.dtype(), dev);
+    Tensor dst =
+        into && into->defined() ? *into : Tensor::empty(host_tensor.shape(), host_tensor.dtype(), dev);
     uploader->upload(dst.raw_data(), host_tensor.raw_data(), host_tensor.nbytes());
     return dst;
   }
@@ -120,9 +122,10 @@ struct TrainStep::Impl {
 #endif
 };
 
-TrainStep::TrainStep(ResNet18& model, Adam& opt, const losses::Objective& objective, losses::ObjectiveParams params,
-                     bool use_cuda_graph)
-    : impl_(std::make_unique<Impl>(model, opt, objective, params, use_cuda_graph && model.device().is_cuda())) {}
+TrainStep::TrainStep(ResNet18& model, Adam& opt, const losses::Objective& objective,
+                     losses::ObjectiveParams params, bool use_cuda_graph)
+    : impl_(std::make_unique<Impl>(model, opt, objective, params,
+                                   use_cuda_graph && model.device().is_cuda())) {}
 
 TrainStep::~TrainStep() = default;
 
@@ -141,7 +144,8 @@ void TrainStep::reset(int64_t max_steps) {
   if (!s.dev.is_cuda()) return;
   // The accumulators keep their addresses across epochs (a captured graph writes into them).
   if (!s.slots.defined() || max_steps > s.capacity) {
-    BIASCKA_CHECK(!s.slots.defined() || !graph_active(), "TrainStep: more steps per epoch than when captured");
+    BIASCKA_CHECK(!s.slots.defined() || !graph_active(),
+                  "TrainStep: more steps per epoch than when captured");
     s.capacity = std::max<int64_t>(max_steps, 1);
     s.slots = Tensor::zeros({s.capacity}, DType::F64, s.dev);
     s.index = Tensor::zeros({}, DType::I64, s.dev);
@@ -156,7 +160,8 @@ void TrainStep::run(const data::Batch& batch) {
   Impl& s = *impl_;
   BIASCKA_CHECK(batch.size() > 0, "TrainStep: empty batch");
   if (s.dev.is_cuda()) {
-    BIASCKA_CHECK(static_cast<int64_t>(s.sizes.size()) < s.capacity, "TrainStep: more steps than reset() allowed");
+    BIASCKA_CHECK(static_cast<int64_t>(s.sizes.size()) < s.capacity,
+                  "TrainStep: more steps than reset() allowed");
     BIASCKA_CUDA_ONLY(s.run_cuda(batch));
   } else {
     s.body(batch.images, batch.targets, batch.biases);

@@ -13,10 +13,10 @@ void cublas_gemm(int device, bool ta, bool tb, int64_t m, int64_t n, int64_t k, 
   cublasHandle_t h = cuda::cublas(device);
   const float one = 1.f, beta = accumulate ? 1.f : 0.f;
   const cublasComputeType_t compute = allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-  BIASCKA_CUBLAS_CHECK(cublasGemmEx(h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                    static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &one, b,
-                                    CUDA_R_32F, static_cast<int>(ldb), a, CUDA_R_32F, static_cast<int>(lda), &beta,
-                                    c, CUDA_R_32F, static_cast<int>(ldc), compute, CUBLAS_GEMM_DEFAULT));
+  BIASCKA_CUBLAS_CHECK(cublasGemmEx(
+      h, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
+      static_cast<int>(m), static_cast<int>(k), &one, b, CUDA_R_32F, static_cast<int>(ldb), a, CUDA_R_32F,
+      static_cast<int>(lda), &beta, c, CUDA_R_32F, static_cast<int>(ldc), compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace biascka

@@ -11,26 +11,26 @@ namespace biascka::cuda {
 const char* cublas_status_name(cublasStatus_t s);
 }
 
-#define BIASCKA_CUDA_CHECK(call)                                                                  \
-  do {                                                                                           \
-    cudaError_t e_ = (call);                                                                     \
-    if (e_ != cudaSuccess)                                                                       \
+#define BIASCKA_CUDA_CHECK(call)                                                                       \
+  do {                                                                                                 \
+    cudaError_t e_ = (call);                                                                           \
+    if (e_ != cudaSuccess)                                                                             \
       ::biascka::fail(#call, " failed: ", cudaGetErrorString(e_), " (", __FILE__, ":", __LINE__, ")"); \
   } while (0)
 
-#define BIASCKA_CUDNN_CHECK(call)                                                                   \
-  do {                                                                                             \
-    cudnnStatus_t s_ = (call);                                                                     \
-    if (s_ != CUDNN_STATUS_SUCCESS)                                                                \
+#define BIASCKA_CUDNN_CHECK(call)                                                                       \
+  do {                                                                                                  \
+    cudnnStatus_t s_ = (call);                                                                          \
+    if (s_ != CUDNN_STATUS_SUCCESS)                                                                     \
       ::biascka::fail(#call, " failed: ", cudnnGetErrorString(s_), " (", __FILE__, ":", __LINE__, ")"); \
   } while (0)
 
-#define BIASCKA_CUBLAS_CHECK(call)                                                                  \
-  do {                                                                                             \
-    cublasStatus_t s_ = (call);                                                                    \
-    if (s_ != CUBLAS_STATUS_SUCCESS)                                                               \
+#define BIASCKA_CUBLAS_CHECK(call)                                                                      \
+  do {                                                                                                  \
+    cublasStatus_t s_ = (call);                                                                         \
+    if (s_ != CUBLAS_STATUS_SUCCESS)                                                                    \
       ::biascka::fail(#call, " failed: ", ::biascka::cuda::cublas_status_name(s_), " (", __FILE__, ":", \
-                      __LINE__, ")");                                                              \
+                      __LINE__, ")");                                                                   \
   } while (0)
 
 // After a kernel launch: reports launch-configuration errors at the launch site.

@@ -77,9 +77,12 @@ Plan& plan(int device, int kind, const Geometry& g, const float* x, const float*
   BIASCKA_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
   BIASCKA_CUDNN_CHECK(cudnnCreateFilterDescriptor(&p.w));
   BIASCKA_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p.conv));
-  BIASCKA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.c, g.h, g.w));
-  BIASCKA_CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.o, g.oh, g.ow));
-  BIASCKA_CUDNN_CHECK(cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, g.o, g.c, g.kh, g.kw));
+  BIASCKA_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.x, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.c, g.h, g.w));
+  BIASCKA_CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(p.y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, g.n, g.o, g.oh, g.ow));
+  BIASCKA_CUDNN_CHECK(
+      cudnnSetFilter4dDescriptor(p.w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, g.o, g.c, g.kh, g.kw));
   BIASCKA_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p.conv, g.pad, g.pad, g.stride, g.stride, 1, 1,
                                                       CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   BIASCKA_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
@@ -93,26 +96,24 @@ Plan& plan(int device, int kind, const Geometry& g, const float* x, const float*
   // The search runs every candidate on the real buffers (their contents are rewritten right after).
   if (kind == 0) {
     cudnnConvolutionFwdAlgoPerf_t perf[kMax];
-    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x, x, p.w, w, p.conv, p.y, y, kMax, &found,
-                                                               perf, ws, ws_bytes));
+    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, p.x, x, p.w, w, p.conv, p.y, y, kMax,
+                                                               &found, perf, ws, ws_bytes));
     const auto& best = pick(perf, found, tf32, "forward convolution");
     p.algo = best.algo;
     p.workspace = best.memory;
     math = best.mathType;
   } else if (kind == 1) {  // x is dx, y is dy
     cudnnConvolutionBwdDataAlgoPerf_t perf[kMax];
-    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, p.w, w, p.y, y, p.conv, p.x,
-                                                                    const_cast<float*>(x), kMax, &found, perf, ws,
-                                                                    ws_bytes));
+    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+        h, p.w, w, p.y, y, p.conv, p.x, const_cast<float*>(x), kMax, &found, perf, ws, ws_bytes));
     const auto& best = pick(perf, found, tf32, "backward-data convolution");
     p.algo = best.algo;
     p.workspace = best.memory;
     math = best.mathType;
   } else {  // w is dw
     cudnnConvolutionBwdFilterAlgoPerf_t perf[kMax];
-    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p.x, x, p.y, y, p.conv, p.w,
-                                                                      const_cast<float*>(w), kMax, &found, perf,
-                                                                      ws, ws_bytes));
+    BIASCKA_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+        h, p.x, x, p.y, y, p.conv, p.w, const_cast<float*>(w), kMax, &found, perf, ws, ws_bytes));
     const auto& best = pick(perf, found, tf32, "backward-filter convolution");
     p.algo = best.algo;
     p.workspace = best.memory;

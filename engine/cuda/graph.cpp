@@ -54,7 +54,8 @@ struct Uploader::Slot {
 
 Uploader::Uploader(int device) : device_(device), slots_(new Slot[2]) {
   set_device(device);
-  for (int i = 0; i < 2; ++i) BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&slots_[i].done, cudaEventDisableTiming));
+  for (int i = 0; i < 2; ++i)
+    BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&slots_[i].done, cudaEventDisableTiming));
 }
 
 Uploader::~Uploader() {

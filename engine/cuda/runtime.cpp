@@ -11,16 +11,26 @@ namespace biascka::cuda {
 
 const char* cublas_status_name(cublasStatus_t s) {
   switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED";
-    case CUBLAS_STATUS_ALLOC_FAILED: return "CUBLAS_STATUS_ALLOC_FAILED";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE";
-    case CUBLAS_STATUS_ARCH_MISMATCH: return "CUBLAS_STATUS_ARCH_MISMATCH";
-    case CUBLAS_STATUS_MAPPING_ERROR: return "CUBLAS_STATUS_MAPPING_ERROR";
-    case CUBLAS_STATUS_EXECUTION_FAILED: return "CUBLAS_STATUS_EXECUTION_FAILED";
-    case CUBLAS_STATUS_INTERNAL_ERROR: return "CUBLAS_STATUS_INTERNAL_ERROR";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED";
-    case CUBLAS_STATUS_LICENSE_ERROR: return "CUBLAS_STATUS_LICENSE_ERROR";
+    case CUBLAS_STATUS_SUCCESS:
+      return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+      return "CUBLAS_STATUS_NOT_INITIALIZED";
+    case CUBLAS_STATUS_ALLOC_FAILED:
+      return "CUBLAS_STATUS_ALLOC_FAILED";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_ARCH_MISMATCH:
+      return "CUBLAS_STATUS_ARCH_MISMATCH";
+    case CUBLAS_STATUS_MAPPING_ERROR:
+      return "CUBLAS_STATUS_MAPPING_ERROR";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+      return "CUBLAS_STATUS_EXECUTION_FAILED";
+    case CUBLAS_STATUS_INTERNAL_ERROR:
+      return "CUBLAS_STATUS_INTERNAL_ERROR";
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+      return "CUBLAS_STATUS_NOT_SUPPORTED";
+    case CUBLAS_STATUS_LICENSE_ERROR:
+      return "CUBLAS_STATUS_LICENSE_ERROR";
   }
   return "unknown cuBLAS status";
 }
@@ -56,8 +66,8 @@ std::string free_memory_note(int device) {
 Context& context_base(int device) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (g_contexts.empty()) g_contexts.resize(std::max(1, device_count()));
-  BIASCKA_CHECK(device >= 0 && device < static_cast<int>(g_contexts.size()), "cuda:", device, " does not exist (",
-                device_count(), " GPU(s) found)");
+  BIASCKA_CHECK(device >= 0 && device < static_cast<int>(g_contexts.size()), "cuda:", device,
+                " does not exist (", device_count(), " GPU(s) found)");
   auto& c = g_contexts[device];
   if (!c) {
     c = std::make_unique<Context>();
@@ -92,7 +102,8 @@ Context& context(int device) {
     BIASCKA_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
     // An explicit workspace: cuBLAS must not allocate while a training step is captured as a CUDA graph.
     constexpr size_t kCublasWorkspace = size_t{32} << 20;
-    BIASCKA_CUBLAS_CHECK(cublasSetWorkspace(c.cublas, c.allocator->allocate(kCublasWorkspace), kCublasWorkspace));
+    BIASCKA_CUBLAS_CHECK(
+        cublasSetWorkspace(c.cublas, c.allocator->allocate(kCublasWorkspace), kCublasWorkspace));
     BIASCKA_CUDNN_CHECK(cudnnCreate(&c.cudnn));
     BIASCKA_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
   }
@@ -133,10 +144,12 @@ std::string versions() {
   cublasGetProperty(MINOR_VERSION, &cublas_minor);
   std::ostringstream os;
   os << "CUDA runtime " << rt / 1000 << "." << (rt % 1000) / 10 << ", driver ";
-  if (drv) os << drv / 1000 << "." << (drv % 1000) / 10;
-  else os << "none";
-  os << ", cuDNN " << dnn / 10000 << "." << (dnn % 10000) / 100 << "." << dnn % 100 << ", cuBLAS " << cublas_ver
-     << "." << cublas_minor;
+  if (drv)
+    os << drv / 1000 << "." << (drv % 1000) / 10;
+  else
+    os << "none";
+  os << ", cuDNN " << dnn / 10000 << "." << (dnn % 10000) / 100 << "." << dnn % 100 << ", cuBLAS "
+     << cublas_ver << "." << cublas_minor;
   return os.str();
 }
 
@@ -168,9 +181,7 @@ void* workspace(int device, size_t bytes) {
   return c.workspace;
 }
 
-PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) {
-  BIASCKA_CUDA_CHECK(cudaMallocHost(&ptr_, bytes));
-}
+PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) { BIASCKA_CUDA_CHECK(cudaMallocHost(&ptr_, bytes)); }
 PinnedBuffer::~PinnedBuffer() {
   if (ptr_) cudaFreeHost(ptr_);
 }

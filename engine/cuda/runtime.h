@@ -12,12 +12,12 @@
 
 namespace biascka::cuda {
 
-int device_count();           // 0 when there is no driver or no GPU
+int device_count();  // 0 when there is no driver or no GPU
 std::string device_name(int device);
-std::string versions();       // "CUDA runtime 13.0, driver 13.0, cuDNN 9.x, cuBLAS 13.x"
+std::string versions();  // "CUDA runtime 13.0, driver 13.0, cuDNN 9.x, cuBLAS 13.x"
 
 CachingAllocator& allocator(int device);
-cudaStream_t stream(int device);       // the stream every op on that device runs on
+cudaStream_t stream(int device);  // the stream every op on that device runs on
 cublasHandle_t cublas(int device);
 cudnnHandle_t cudnn(int device);
 void set_device(int device);

@@ -20,7 +20,8 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
   if (target.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
-    BIASCKA_CHECK(!ec, path, ": cannot create folder ", target.parent_path().string(), " (", ec.message(), ")");
+    BIASCKA_CHECK(!ec, path, ": cannot create folder ", target.parent_path().string(), " (", ec.message(),
+                  ")");
   }
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   try {

@@ -26,9 +26,12 @@ std::string dict_value(const std::string& header, const std::string& key, const 
   size_t q = p;
   for (; q < header.size(); ++q) {
     const char c = header[q];
-    if (c == '(' || c == '[') ++depth;
-    else if (c == ')' || c == ']') --depth;
-    else if ((c == ',' || c == '}') && depth == 0) break;
+    if (c == '(' || c == '[')
+      ++depth;
+    else if (c == ')' || c == ']')
+      --depth;
+    else if ((c == ',' || c == '}') && depth == 0)
+      break;
   }
   return header.substr(p, q - p);
 }
@@ -57,22 +60,31 @@ Tensor read_npy(const std::string& path) {
   const std::string shape_s = dict_value(header, "shape", path);
   BIASCKA_CHECK(fortran.find("False") != std::string::npos, path,
                 ": Fortran-order arrays are not supported (save with np.ascontiguousarray)");
-  descr.erase(std::remove_if(descr.begin(), descr.end(), [](char c) { return c == '\'' || c == '"' || c == ' '; }),
-              descr.end());
+  descr.erase(
+      std::remove_if(descr.begin(), descr.end(), [](char c) { return c == '\'' || c == '"' || c == ' '; }),
+      descr.end());
   DType dt;
   size_t es;
   bool half = false;
-  if (descr == "<f4") dt = DType::F32, es = 4;
-  else if (descr == "<f8") dt = DType::F64, es = 8;
-  else if (descr == "<i8") dt = DType::I64, es = 8;
-  else if (descr == "<i4") dt = DType::I32, es = 4;
-  else if (descr == "|u1" || descr == "<u1") dt = DType::U8, es = 1;
-  else if (descr == "<f2") dt = DType::F32, es = 2, half = true;
-  else fail(path, ": unsupported dtype '", descr, "' (little-endian f4, f8, i8, i4, u1, f2 are read)");
+  if (descr == "<f4")
+    dt = DType::F32, es = 4;
+  else if (descr == "<f8")
+    dt = DType::F64, es = 8;
+  else if (descr == "<i8")
+    dt = DType::I64, es = 8;
+  else if (descr == "<i4")
+    dt = DType::I32, es = 4;
+  else if (descr == "|u1" || descr == "<u1")
+    dt = DType::U8, es = 1;
+  else if (descr == "<f2")
+    dt = DType::F32, es = 2, half = true;
+  else
+    fail(path, ": unsupported dtype '", descr, "' (little-endian f4, f8, i8, i4, u1, f2 are read)");
   Shape shape;
   {
     std::regex num("[0-9]+");
-    for (auto it = std::sregex_iterator(shape_s.begin(), shape_s.end(), num); it != std::sregex_iterator(); ++it)
+    for (auto it = std::sregex_iterator(shape_s.begin(), shape_s.end(), num); it != std::sregex_iterator();
+         ++it)
       shape.push_back(std::stoll(it->str()));
     BIASCKA_CHECK(shape_s.find('(') != std::string::npos, path, ": malformed shape ", shape_s);
   }
@@ -88,8 +100,9 @@ Tensor read_npy(const std::string& path) {
       uint16_t h;
       std::memcpy(&h, bytes.data() + data + 2 * i, 2);
       const uint32_t sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-      float v = e == 0 ? std::ldexp(static_cast<float>(m), -24)
-                       : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(static_cast<float>(m | 0x400), int(e) - 25);
+      float v = e == 0    ? std::ldexp(static_cast<float>(m), -24)
+                : e == 31 ? (m ? NAN : INFINITY)
+                          : std::ldexp(static_cast<float>(m | 0x400), int(e) - 25);
       o[i] = sign ? -v : v;
     }
   } else {
@@ -101,15 +114,26 @@ Tensor read_npy(const std::string& path) {
 void write_npy(const std::string& path, const Tensor& t) {
   const char* descr = nullptr;
   switch (t.dtype()) {
-    case DType::F32: descr = "<f4"; break;
-    case DType::F64: descr = "<f8"; break;
-    case DType::I64: descr = "<i8"; break;
-    case DType::I32: descr = "<i4"; break;
-    case DType::U8: descr = "|u1"; break;
+    case DType::F32:
+      descr = "<f4";
+      break;
+    case DType::F64:
+      descr = "<f8";
+      break;
+    case DType::I64:
+      descr = "<i8";
+      break;
+    case DType::I32:
+      descr = "<i4";
+      break;
+    case DType::U8:
+      descr = "|u1";
+      break;
   }
   std::ostringstream h;
   h << "{'descr': '" << descr << "', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < t.shape().size(); ++i) h << t.shape()[i] << (t.shape().size() == 1 ? "," : i + 1 < t.shape().size() ? ", " : "");
+  for (size_t i = 0; i < t.shape().size(); ++i)
+    h << t.shape()[i] << (t.shape().size() == 1 ? "," : i + 1 < t.shape().size() ? ", " : "");
   h << "), }";
   std::string header = h.str();
   const size_t total = 10 + header.size() + 1;

@@ -16,9 +16,9 @@ namespace {
 constexpr uint64_t kMaxHeader = uint64_t{100} << 20;  // the format's own limit (100 MB)
 
 bool parse_dtype(const std::string& s, DType* t) {
-  static const std::map<std::string, DType> m = {{"F32", DType::F32}, {"F64", DType::F64}, {"I64", DType::I64},
-                                                 {"I32", DType::I32}, {"U8", DType::U8},   {"F16", DType::F32},
-                                                 {"BF16", DType::F32}};
+  static const std::map<std::string, DType> m = {
+      {"F32", DType::F32}, {"F64", DType::F64}, {"I64", DType::I64}, {"I32", DType::I32},
+      {"U8", DType::U8},   {"F16", DType::F32}, {"BF16", DType::F32}};
   auto it = m.find(s);
   if (it == m.end()) return false;
   *t = it->second;
@@ -67,15 +67,16 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
   BIASCKA_CHECK(!ec, path, ": cannot read (", ec.message(), ")");
   file_.open(path, std::ios::binary);
   BIASCKA_CHECK(file_.good(), path, ": cannot open");
-  BIASCKA_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than its header)");
+  BIASCKA_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size,
+                " bytes, shorter than its header)");
   unsigned char lenb[8];
   file_.read(reinterpret_cast<char*>(lenb), 8);
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | lenb[i];
   BIASCKA_CHECK(header_len <= kMaxHeader, path, ": safetensors header of ", header_len,
                 " bytes is larger than the 100 MB the format allows (corrupt or not a safetensors file)");
-  BIASCKA_CHECK(header_len <= file_size - 8, path, ": truncated (header says ", header_len, " bytes, file has ",
-                file_size - 8, " after the length)");
+  BIASCKA_CHECK(header_len <= file_size - 8, path, ": truncated (header says ", header_len,
+                " bytes, file has ", file_size - 8, " after the length)");
   std::string header(header_len, '\0');
   file_.read(header.data(), static_cast<std::streamsize>(header_len));
   BIASCKA_CHECK(file_.good(), path, ": cannot read the header");
@@ -101,39 +102,43 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
       continue;
     }
     const std::string where = path + ": tensor '" + name + "'";
-    BIASCKA_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"), where,
-                  ": entry needs dtype, shape and data_offsets");
+    BIASCKA_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
+                  where, ": entry needs dtype, shape and data_offsets");
     TensorInfo info;
     info.name = name;
     BIASCKA_CHECK(v["dtype"].is_string(), where, ": dtype is not a string");
     info.stored_dtype = v["dtype"].get<std::string>();
-    BIASCKA_CHECK(parse_dtype(info.stored_dtype, &info.dtype), where, ": unsupported dtype ", info.stored_dtype,
-                  " (F32, F64, I64, I32, U8, F16, BF16 are read)");
+    BIASCKA_CHECK(parse_dtype(info.stored_dtype, &info.dtype), where, ": unsupported dtype ",
+                  info.stored_dtype, " (F32, F64, I64, I32, U8, F16, BF16 are read)");
     BIASCKA_CHECK(v["shape"].is_array(), where, ": shape is not a list");
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      BIASCKA_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where, ": shape has a non-integer or negative entry");
+      BIASCKA_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where,
+                    ": shape has a non-integer or negative entry");
       const uint64_t dim = d.get<uint64_t>();
       BIASCKA_CHECK(dim == 0 || numel <= (uint64_t{1} << 48) / dim, where, ": shape is absurdly large");
       numel *= dim;
       info.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& off = v["data_offsets"];
-    BIASCKA_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
-                  where, ": data_offsets must be two non-negative integers");
+    BIASCKA_CHECK(
+        off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
+        where, ": data_offsets must be two non-negative integers");
     info.begin = off[0].get<uint64_t>();
     info.end = off[1].get<uint64_t>();
-    BIASCKA_CHECK(info.begin <= info.end && info.end <= data_size, where, ": data_offsets [", info.begin, ", ",
-                  info.end, "] out of range (the data section has ", data_size, " bytes; truncated file?)");
+    BIASCKA_CHECK(info.begin <= info.end && info.end <= data_size, where, ": data_offsets [", info.begin,
+                  ", ", info.end, "] out of range (the data section has ", data_size,
+                  " bytes; truncated file?)");
     BIASCKA_CHECK(info.end - info.begin == numel * stored_size(info.stored_dtype), where, ": ",
-                  info.end - info.begin, " bytes for shape ", shape_str(info.shape), " of ", info.stored_dtype,
-                  " (", numel * stored_size(info.stored_dtype), " expected)");
+                  info.end - info.begin, " bytes for shape ", shape_str(info.shape), " of ",
+                  info.stored_dtype, " (", numel * stored_size(info.stored_dtype), " expected)");
     infos_.push_back(std::move(info));
   }
-  std::sort(infos_.begin(), infos_.end(), [](const TensorInfo& a, const TensorInfo& b) { return a.begin < b.begin; });
+  std::sort(infos_.begin(), infos_.end(),
+            [](const TensorInfo& a, const TensorInfo& b) { return a.begin < b.begin; });
   for (size_t i = 1; i < infos_.size(); ++i) {
-    BIASCKA_CHECK(infos_[i].begin >= infos_[i - 1].end || infos_[i].begin == infos_[i].end, path, ": tensors '",
-                  infos_[i - 1].name, "' and '", infos_[i].name, "' overlap");
+    BIASCKA_CHECK(infos_[i].begin >= infos_[i - 1].end || infos_[i].begin == infos_[i].end, path,
+                  ": tensors '", infos_[i - 1].name, "' and '", infos_[i].name, "' overlap");
   }
 }
 
@@ -155,8 +160,8 @@ Tensor SafetensorsReader::load(const std::string& name) const {
 Tensor SafetensorsReader::load_rows(const std::string& name, int64_t row0, int64_t row1) const {
   const TensorInfo& t = info(name);
   const int64_t rows = t.shape.empty() ? 1 : t.shape[0];
-  BIASCKA_CHECK(row0 >= 0 && row0 <= row1 && row1 <= rows, path_, ": tensor '", name, "': rows [", row0, ", ", row1,
-                ") out of range (", rows, " rows)");
+  BIASCKA_CHECK(row0 >= 0 && row0 <= row1 && row1 <= rows, path_, ": tensor '", name, "': rows [", row0, ", ",
+                row1, ") out of range (", rows, " rows)");
   Shape shape = t.shape;
   if (!shape.empty()) shape[0] = row1 - row0;
   const uint64_t row_elems = rows ? shape_numel(t.shape) / rows : 0;
@@ -166,7 +171,8 @@ Tensor SafetensorsReader::load_rows(const std::string& name, int64_t row0, int64
   file_.clear();
   file_.seekg(static_cast<std::streamoff>(data_start_ + t.begin + row0 * row_elems * es));
   file_.read(raw.data(), static_cast<std::streamsize>(nbytes));
-  BIASCKA_CHECK(file_.good() || nbytes == 0, path_, ": tensor '", name, "': cannot read its bytes (truncated file?)");
+  BIASCKA_CHECK(file_.good() || nbytes == 0, path_, ": tensor '", name,
+                "': cannot read its bytes (truncated file?)");
   Tensor out = Tensor::empty(shape, t.dtype);
   if (t.stored_dtype == "F16" || t.stored_dtype == "BF16") {
     float* o = out.data<float>();
@@ -220,7 +226,8 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
     BIASCKA_CHECK(t.defined(), path, ": tensor '", name, "' is undefined");
     host.push_back(t.to(Device::cpu()));
     const uint64_t n = host.back().nbytes();
-    header[name] = {{"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + n}}};
+    header[name] = {
+        {"dtype", dtype_name(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
   std::string h = header.dump();
@@ -231,7 +238,8 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
     for (int i = 0; i < 8; ++i) lenb[i] = static_cast<unsigned char>(len >> (8 * i));
     out.write(reinterpret_cast<const char*>(lenb), 8);
     out.write(h.data(), static_cast<std::streamsize>(h.size()));
-    for (const Tensor& t : host) out.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
+    for (const Tensor& t : host)
+      out.write(static_cast<const char*>(t.raw_data()), static_cast<std::streamsize>(t.nbytes()));
   });
 }
 

@@ -20,10 +20,10 @@ using Metadata = std::map<std::string, std::string>;
 
 struct TensorInfo {
   std::string name;
-  DType dtype = DType::F32;      // as stored (F16/BF16 are loaded as F32)
-  std::string stored_dtype;      // the file's spelling
+  DType dtype = DType::F32;  // as stored (F16/BF16 are loaded as F32)
+  std::string stored_dtype;  // the file's spelling
   Shape shape;
-  uint64_t begin = 0, end = 0;   // byte offsets in the data section
+  uint64_t begin = 0, end = 0;  // byte offsets in the data section
 };
 
 // Indexes a file once and loads tensors, or row ranges of them, on demand (activation files can be large).
@@ -35,7 +35,7 @@ class SafetensorsReader {
   const Metadata& metadata() const { return metadata_; }
   bool contains(const std::string& name) const;
   const TensorInfo& info(const std::string& name) const;  // throws naming the file and tensor
-  Tensor load(const std::string& name) const;              // on the CPU
+  Tensor load(const std::string& name) const;             // on the CPU
   // Rows [row0, row1) of the first axis.
   Tensor load_rows(const std::string& name, int64_t row0, int64_t row1) const;
 

@@ -27,23 +27,26 @@ void channel_sums(int64_t m, int64_t c, int nacc, RowFn&& row, std::vector<doubl
 }  // namespace
 
 // The CPU twin of kernels::batch_norm_forward_train / _eval. mean/invstd receive what backward needs.
-void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* invstd,
-                        float* running_mean, float* running_var, int64_t m, int64_t c, bool training,
-                        float momentum, float eps) {
+void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                        float* invstd, float* running_mean, float* running_var, int64_t m, int64_t c,
+                        bool training, float momentum, float eps) {
   if (training) {
     std::vector<double> s;
-    channel_sums(m, c, 2, [&](int64_t b, int64_t e, double* acc) {
-      double* s1 = acc;
-      double* s2 = acc + c;
-      for (int64_t r = b; r < e; ++r) {
-        const float* xr = x + r * c;
+    channel_sums(
+        m, c, 2,
+        [&](int64_t b, int64_t e, double* acc) {
+          double* s1 = acc;
+          double* s2 = acc + c;
+          for (int64_t r = b; r < e; ++r) {
+            const float* xr = x + r * c;
 #pragma omp simd
-        for (int64_t j = 0; j < c; ++j) {
-          s1[j] += xr[j];
-          s2[j] += double(xr[j]) * xr[j];
-        }
-      }
-    }, s);
+            for (int64_t j = 0; j < c; ++j) {
+              s1[j] += xr[j];
+              s2[j] += double(xr[j]) * xr[j];
+            }
+          }
+        },
+        s);
     for (int64_t j = 0; j < c; ++j) {
       const double mu = s[j] / m;
       const double var = std::max(0.0, s[c + j] / m - mu * mu);
@@ -79,19 +82,22 @@ void batch_norm_backward(const float* dy, const float* x, const float* gamma, co
                          const float* invstd, float* dx, float* dgamma, float* dbeta, int64_t m, int64_t c,
                          bool training) {
   std::vector<double> s;  // [sum dy, sum dy * xhat]
-  channel_sums(m, c, 2, [&](int64_t b, int64_t e, double* acc) {
-    double* sdy = acc;
-    double* sdx = acc + c;
-    for (int64_t r = b; r < e; ++r) {
-      const float* g = dy + r * c;
-      const float* xr = x + r * c;
+  channel_sums(
+      m, c, 2,
+      [&](int64_t b, int64_t e, double* acc) {
+        double* sdy = acc;
+        double* sdx = acc + c;
+        for (int64_t r = b; r < e; ++r) {
+          const float* g = dy + r * c;
+          const float* xr = x + r * c;
 #pragma omp simd
-      for (int64_t j = 0; j < c; ++j) {
-        sdy[j] += g[j];
-        sdx[j] += double(g[j]) * ((xr[j] - mean[j]) * invstd[j]);
-      }
-    }
-  }, s);
+          for (int64_t j = 0; j < c; ++j) {
+            sdy[j] += g[j];
+            sdx[j] += double(g[j]) * ((xr[j] - mean[j]) * invstd[j]);
+          }
+        }
+      },
+      s);
   std::vector<float> k1(c), k2(c), k3(c);  // dx = k1 * dy - k2 * xhat - k3
   for (int64_t j = 0; j < c; ++j) {
     if (dgamma) dgamma[j] = static_cast<float>(s[c + j]);
@@ -120,7 +126,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   check_f32(x, "batch_norm", "input");
   BIASCKA_CHECK(x.dim() >= 2, "batch_norm: input ", shape_str(x.shape()), " needs a channel dimension");
   const int64_t c = x.size(-1), m = x.numel() / c;
-  for (const Tensor* t : {&weight, &bias, static_cast<const Tensor*>(&running_mean), static_cast<const Tensor*>(&running_var)}) {
+  for (const Tensor* t : {&weight, &bias, static_cast<const Tensor*>(&running_mean),
+                          static_cast<const Tensor*>(&running_var)}) {
     check_f32(*t, "batch_norm", "parameter");
     check_same_device(x, *t, "batch_norm");
     BIASCKA_CHECK(t->numel() == c, "batch_norm: input has ", c, " channels, a parameter has ", t->numel());
@@ -131,10 +138,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
   Tensor y = Tensor::empty(x.shape(), DType::F32, dev);
   Tensor mean = Tensor::empty({c}, DType::F32, dev), invstd = Tensor::empty({c}, DType::F32, dev);
   if (dev.is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::batch_norm_forward(
-        x.data<float>(), weight.data<float>(), bias.data<float>(), y.data<float>(), mean.data<float>(),
-        invstd.data<float>(), running_mean.data<float>(), running_var.data<float>(), m, c, opt.training,
-        opt.momentum, opt.eps, BIASCKA_STREAM(x)));
+    BIASCKA_CUDA_ONLY(kernels::batch_norm_forward(x.data<float>(), weight.data<float>(), bias.data<float>(),
+                                                  y.data<float>(), mean.data<float>(), invstd.data<float>(),
+                                                  running_mean.data<float>(), running_var.data<float>(), m, c,
+                                                  opt.training, opt.momentum, opt.eps, BIASCKA_STREAM(x)));
   } else {
     cpu::batch_norm_forward(x.data<float>(), weight.data<float>(), bias.data<float>(), y.data<float>(),
                             mean.data<float>(), invstd.data<float>(), running_mean.data<float>(),
@@ -149,9 +156,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, Ten
     if (node.needs(2)) g[2] = Tensor::empty({c}, DType::F32, dev);
     auto ptr = [](const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
     if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(kernels::batch_norm_backward(gy.data<float>(), xs.data<float>(), ws.data<float>(),
-                                                     mean.data<float>(), invstd.data<float>(), ptr(g[0]), ptr(g[1]),
-                                                     ptr(g[2]), m, c, training, BIASCKA_STREAM(gy)));
+      BIASCKA_CUDA_ONLY(kernels::batch_norm_backward(
+          gy.data<float>(), xs.data<float>(), ws.data<float>(), mean.data<float>(), invstd.data<float>(),
+          ptr(g[0]), ptr(g[1]), ptr(g[2]), m, c, training, BIASCKA_STREAM(gy)));
     } else {
       cpu::batch_norm_backward(gy.data<float>(), xs.data<float>(), ws.data<float>(), mean.data<float>(),
                                invstd.data<float>(), ptr(g[0]), ptr(g[1]), ptr(g[2]), m, c, training);

@@ -20,7 +20,8 @@ std::atomic<bool> g_tf32{true};
 bool use_onednn() {
   const CpuConvPath p = g_path.load();
   if (p == CpuConvPath::OneDnn) {
-    BIASCKA_CHECK(onednn_available(), "the oneDNN convolution path was asked for, but this build has no oneDNN");
+    BIASCKA_CHECK(onednn_available(),
+                  "the oneDNN convolution path was asked for, but this build has no oneDNN");
     return true;
   }
   return p == CpuConvPath::Auto && onednn_available();
@@ -50,8 +51,10 @@ void permute_weights(const Geometry& g, const float* w, float* wp, bool to_hwc) 
     for (int64_t c = 0; c < g.c; ++c)
       for (int64_t k = 0; k < khw; ++k) {
         const int64_t oihw = (o * g.c + c) * khw + k, ohwi = (o * khw + k) * g.c + c;
-        if (to_hwc) wp[ohwi] = w[oihw];
-        else wp[oihw] = w[ohwi];
+        if (to_hwc)
+          wp[ohwi] = w[oihw];
+        else
+          wp[oihw] = w[ohwi];
       }
 }
 
@@ -66,8 +69,10 @@ void im2col(const Geometry& g, const float* x, int64_t n0, int64_t n1, float* co
         const int64_t ih = oh * g.stride - g.pad + kh;
         for (int64_t kw = 0; kw < g.kw; ++kw, dst += g.c) {
           const int64_t iw = ow * g.stride - g.pad + kw;
-          if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) std::memset(dst, 0, g.c * sizeof(float));
-          else std::memcpy(dst, x + ((n * g.h + ih) * g.w + iw) * g.c, g.c * sizeof(float));
+          if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w)
+            std::memset(dst, 0, g.c * sizeof(float));
+          else
+            std::memcpy(dst, x + ((n * g.h + ih) * g.w + iw) * g.c, g.c * sizeof(float));
         }
       }
     }
@@ -143,11 +148,12 @@ conv::Geometry geometry(const Tensor& x, const Tensor& w, Conv2dOptions opt) {
   check_same_device(x, w, "conv2d");
   BIASCKA_CHECK(x.dim() == 4, "conv2d: input must be [N, H, W, C], got ", shape_str(x.shape()));
   BIASCKA_CHECK(w.dim() == 4, "conv2d: weight must be [O, C, kH, kW], got ", shape_str(w.shape()));
-  BIASCKA_CHECK(x.size(3) == w.size(1), "conv2d: input has ", x.size(3), " channels, weight ", shape_str(w.shape()),
-                " expects ", w.size(1));
-  BIASCKA_CHECK(opt.stride >= 1 && opt.padding >= 0, "conv2d: stride ", opt.stride, ", padding ", opt.padding);
-  conv::Geometry g{x.size(0), x.size(1), x.size(2), x.size(3), w.size(0), w.size(2), w.size(3),
-                   opt.stride, opt.padding, 0, 0};
+  BIASCKA_CHECK(x.size(3) == w.size(1), "conv2d: input has ", x.size(3), " channels, weight ",
+                shape_str(w.shape()), " expects ", w.size(1));
+  BIASCKA_CHECK(opt.stride >= 1 && opt.padding >= 0, "conv2d: stride ", opt.stride, ", padding ",
+                opt.padding);
+  conv::Geometry g{x.size(0), x.size(1),  x.size(2),   x.size(3), w.size(0), w.size(2),
+                   w.size(3), opt.stride, opt.padding, 0,         0};
   g.oh = (g.h + 2 * g.pad - g.kh) / g.stride + 1;
   g.ow = (g.w + 2 * g.pad - g.kw) / g.stride + 1;
   BIASCKA_CHECK(g.oh > 0 && g.ow > 0, "conv2d: a ", g.kh, "x", g.kw, " kernel does not fit a ", g.h, "x", g.w,
@@ -158,8 +164,8 @@ conv::Geometry geometry(const Tensor& x, const Tensor& w, Conv2dOptions opt) {
 Tensor conv_backward_data(const conv::Geometry& g, const Tensor& gy, const Tensor& w) {
   Tensor dx = Tensor::empty({g.n, g.h, g.w, g.c}, DType::F32, gy.device());
   if (gy.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(conv::cudnn_backward_data(gy.device().index, g, gy.data<float>(), w.data<float>(),
-                                                dx.data<float>()));
+    BIASCKA_CUDA_ONLY(
+        conv::cudnn_backward_data(gy.device().index, g, gy.data<float>(), w.data<float>(), dx.data<float>()));
   } else if (use_onednn()) {
     conv::onednn_backward_data(g, gy.data<float>(), w.data<float>(), dx.data<float>());
   } else {
@@ -187,7 +193,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, Conv2dOptions opt) {
   const conv::Geometry g = geometry(x, w, opt);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.o}, DType::F32, x.device());
   if (x.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(conv::cudnn_forward(x.device().index, g, x.data<float>(), w.data<float>(), y.data<float>()));
+    BIASCKA_CUDA_ONLY(
+        conv::cudnn_forward(x.device().index, g, x.data<float>(), w.data<float>(), y.data<float>()));
   } else if (use_onednn()) {
     conv::onednn_forward(g, x.data<float>(), w.data<float>(), y.data<float>());
   } else {

@@ -6,10 +6,10 @@
 namespace biascka::conv {
 
 struct Geometry {
-  int64_t n, h, w, c;   // input, channels-last
-  int64_t o, kh, kw;    // filters
+  int64_t n, h, w, c;  // input, channels-last
+  int64_t o, kh, kw;   // filters
   int64_t stride, pad;
-  int64_t oh, ow;       // output spatial size
+  int64_t oh, ow;  // output spatial size
 };
 
 // Reference: im2col + GEMM (engine/ops/conv2d.cpp). backward_weights accumulates when `accumulate`.

@@ -71,8 +71,11 @@ struct Descs {
 
 Descs descs(const Geometry& g) {
   const auto f32 = memory::data_type::f32;
-  return {memory::desc({g.n, g.c, g.h, g.w}, f32, Tag::nhwc), memory::desc({g.o, g.c, g.kh, g.kw}, f32, Tag::any),
-          memory::desc({g.n, g.o, g.oh, g.ow}, f32, Tag::nhwc), {g.stride, g.stride}, {g.pad, g.pad}};
+  return {memory::desc({g.n, g.c, g.h, g.w}, f32, Tag::nhwc),
+          memory::desc({g.o, g.c, g.kh, g.kw}, f32, Tag::any),
+          memory::desc({g.n, g.o, g.oh, g.ow}, f32, Tag::nhwc),
+          {g.stride, g.stride},
+          {g.pad, g.pad}};
 }
 
 // The pad on the far side: oneDNN wants it exact when (H + 2p - k) is not a multiple of the stride.
@@ -111,8 +114,8 @@ Entry& entry(int kind, const Geometry& g) {
       e.prim = dnnl::convolution_backward_data(pd);
       wanted = pd.weights_desc();
     } else {
-      dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.src, d.weights, d.dst,
-                                                    d.strides, d.pad, pad_r(g));
+      dnnl::convolution_backward_weights::desc desc(dnnl::algorithm::convolution_direct, d.src, d.weights,
+                                                    d.dst, d.strides, d.pad, pad_r(g));
       dnnl::convolution_backward_weights::primitive_desc pd(desc, s.engine, fwd);
       e.prim = dnnl::convolution_backward_weights(pd);
       wanted = pd.diff_weights_desc();
@@ -124,8 +127,8 @@ Entry& entry(int kind, const Geometry& g) {
       e.reorder = kind == 2 ? dnnl::reorder(e.blocked_weights, user) : dnnl::reorder(user, e.blocked_weights);
     }
   } catch (const dnnl::error& err) {
-    fail("oneDNN could not build a convolution for input [", g.n, ", ", g.h, ", ", g.w, ", ", g.c, "], weight [",
-         g.o, ", ", g.c, ", ", g.kh, ", ", g.kw, "]: ", err.what());
+    fail("oneDNN could not build a convolution for input [", g.n, ", ", g.h, ", ", g.w, ", ", g.c,
+         "], weight [", g.o, ", ", g.c, ", ", g.kh, ", ", g.kw, "]: ", err.what());
   }
   return s.cache.emplace(key, std::move(e)).first->second;
 }
@@ -152,12 +155,14 @@ memory weights_in(const Entry& e, const float* w) {
 
 void onednn_forward(const Geometry& g, const float* x, const float* w, float* y) {
   const Entry& e = entry(0, g);
-  run(e.prim, {{DNNL_ARG_SRC, wrap(e.src, x)}, {DNNL_ARG_WEIGHTS, weights_in(e, w)}, {DNNL_ARG_DST, wrap(e.dst, y)}});
+  run(e.prim,
+      {{DNNL_ARG_SRC, wrap(e.src, x)}, {DNNL_ARG_WEIGHTS, weights_in(e, w)}, {DNNL_ARG_DST, wrap(e.dst, y)}});
 }
 
 void onednn_backward_data(const Geometry& g, const float* dy, const float* w, float* dx) {
   const Entry& e = entry(1, g);
-  run(e.prim, {{DNNL_ARG_DIFF_DST, wrap(e.dst, dy)}, {DNNL_ARG_WEIGHTS, weights_in(e, w)},
+  run(e.prim, {{DNNL_ARG_DIFF_DST, wrap(e.dst, dy)},
+               {DNNL_ARG_WEIGHTS, weights_in(e, w)},
                {DNNL_ARG_DIFF_SRC, wrap(e.src, dx)}});
 }
 
@@ -165,7 +170,9 @@ void onednn_backward_weights(const Geometry& g, const float* x, const float* dy,
   const Entry& e = entry(2, g);
   memory user = wrap(e.user_weights, dw);
   memory target = e.needs_reorder ? e.blocked_weights : user;
-  run(e.prim, {{DNNL_ARG_SRC, wrap(e.src, x)}, {DNNL_ARG_DIFF_DST, wrap(e.dst, dy)}, {DNNL_ARG_DIFF_WEIGHTS, target}});
+  run(e.prim, {{DNNL_ARG_SRC, wrap(e.src, x)},
+               {DNNL_ARG_DIFF_DST, wrap(e.dst, dy)},
+               {DNNL_ARG_DIFF_WEIGHTS, target}});
   if (e.needs_reorder) run(e.reorder, {{DNNL_ARG_FROM, e.blocked_weights}, {DNNL_ARG_TO, user}});
 }
 
@@ -178,8 +185,12 @@ std::string onednn_version() { return ""; }
 
 namespace conv {
 void onednn_forward(const Geometry&, const float*, const float*, float*) { fail("built without oneDNN"); }
-void onednn_backward_data(const Geometry&, const float*, const float*, float*) { fail("built without oneDNN"); }
-void onednn_backward_weights(const Geometry&, const float*, const float*, float*) { fail("built without oneDNN"); }
+void onednn_backward_data(const Geometry&, const float*, const float*, float*) {
+  fail("built without oneDNN");
+}
+void onednn_backward_weights(const Geometry&, const float*, const float*, float*) {
+  fail("built without oneDNN");
+}
 }  // namespace conv
 
 #endif

@@ -7,11 +7,13 @@
 #include "engine/cuda/runtime.h"
 #include "kernels/kernels.h"
 // The stream of the tensor's GPU (sets that GPU current).
-#define BIASCKA_STREAM(t) (::biascka::cuda::set_device((t).device().index), ::biascka::cuda::stream((t).device().index))
+#define BIASCKA_STREAM(t) \
+  (::biascka::cuda::set_device((t).device().index), ::biascka::cuda::stream((t).device().index))
 // Runs the CUDA branch of an op; in a build without CUDA it throws instead.
 #define BIASCKA_CUDA_ONLY(...) __VA_ARGS__
 #else
-#define BIASCKA_CUDA_ONLY(...) ::biascka::fail("this op needs the CUDA backend, which this build does not have")
+#define BIASCKA_CUDA_ONLY(...) \
+  ::biascka::fail("this op needs the CUDA backend, which this build does not have")
 #endif
 
 namespace biascka {

@@ -9,7 +9,8 @@ namespace biascka {
 
 namespace cpu {
 // Twin of kernels::dropout_apply: out[i] = in[i] * keep(i) / (1 - p), keep from philox(seed, end - n + i).
-void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed, const int64_t* counter_end) {
+void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed,
+                   const int64_t* counter_end) {
   const float scale = 1.f / (1.f - p);
   const uint64_t offset = static_cast<uint64_t>(*counter_end) - static_cast<uint64_t>(n);
   parallel_for(n, 4096, [&](int64_t b, int64_t e) {

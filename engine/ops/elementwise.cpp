@@ -84,9 +84,8 @@ Tensor scale(const Tensor& x, float alpha) {
   } else {
     cpu_map(o, in, nullptr, n, [alpha](float u, float) { return alpha * u; });
   }
-  return record("scale", out, {x}, [alpha](const Tensor& g, const Node&) {
-    return std::vector<Tensor>{scale(g, alpha)};
-  });
+  return record("scale", out, {x},
+                [alpha](const Tensor& g, const Node&) { return std::vector<Tensor>{scale(g, alpha)}; });
 }
 
 void add_(Tensor& y, const Tensor& x, float alpha) {
@@ -108,11 +107,29 @@ void fill_(Tensor& t, double value) {
   const int64_t n = t.numel();
   uint64_t bits = 0;
   switch (t.dtype()) {
-    case DType::F32: { float v = static_cast<float>(value); std::memcpy(&bits, &v, 4); break; }
-    case DType::F64: { std::memcpy(&bits, &value, 8); break; }
-    case DType::I64: { int64_t v = static_cast<int64_t>(value); std::memcpy(&bits, &v, 8); break; }
-    case DType::I32: { int32_t v = static_cast<int32_t>(value); std::memcpy(&bits, &v, 4); break; }
-    case DType::U8: { bits = static_cast<uint8_t>(value); break; }
+    case DType::F32: {
+      float v = static_cast<float>(value);
+      std::memcpy(&bits, &v, 4);
+      break;
+    }
+    case DType::F64: {
+      std::memcpy(&bits, &value, 8);
+      break;
+    }
+    case DType::I64: {
+      int64_t v = static_cast<int64_t>(value);
+      std::memcpy(&bits, &v, 8);
+      break;
+    }
+    case DType::I32: {
+      int32_t v = static_cast<int32_t>(value);
+      std::memcpy(&bits, &v, 4);
+      break;
+    }
+    case DType::U8: {
+      bits = static_cast<uint8_t>(value);
+      break;
+    }
   }
   const int es = static_cast<int>(dtype_size(t.dtype()));
   if (t.device().is_cuda()) {

@@ -7,7 +7,7 @@ namespace biascka {
 
 Tensor add(const Tensor& a, const Tensor& b);  // same shape
 Tensor relu(const Tensor& x);
-Tensor scale(const Tensor& x, float alpha);    // alpha * x
+Tensor scale(const Tensor& x, float alpha);  // alpha * x
 
 void add_(Tensor& y, const Tensor& x, float alpha);  // y += alpha * x
 void fill_(Tensor& t, double value);                 // any dtype, any device

@@ -13,8 +13,10 @@ void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_
       const int64_t img = nc / c, ch = nc % c;
       for (int64_t p = 0; p < hw; ++p) {
         const int64_t a = nc * hw + p, z = (img * hw + p) * c + ch;  // NCHW index, NHWC index
-        if (to_nhwc) out[z] = in[a];
-        else out[a] = in[z];
+        if (to_nhwc)
+          out[z] = in[a];
+        else
+          out[a] = in[z];
       }
     }
   });
@@ -30,8 +32,8 @@ Tensor permute(const Tensor& x, bool to_nhwc) {
   const Shape out_shape = to_nhwc ? Shape{n, s[2], s[3], s[1]} : Shape{n, s[3], s[1], s[2]};
   Tensor y = Tensor::empty(out_shape, DType::F32, x.device());
   if (x.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::permute_nchw_nhwc(y.data<float>(), x.data<float>(), n, c, hw, to_nhwc,
-                                                 BIASCKA_STREAM(x)));
+    BIASCKA_CUDA_ONLY(
+        kernels::permute_nchw_nhwc(y.data<float>(), x.data<float>(), n, c, hw, to_nhwc, BIASCKA_STREAM(x)));
   } else {
     cpu::permute_nchw_nhwc(y.data<float>(), x.data<float>(), n, c, hw, to_nhwc);
   }

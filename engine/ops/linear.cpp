@@ -11,8 +11,8 @@ namespace biascka {
 namespace {
 
 // Row-major C[m,n] = op(A) op(B) (+ C when accumulate) on either device.
-void matmul(const Tensor& like, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-            const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
+void matmul(const Tensor& like, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+            int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate) {
   if (like.device().is_cuda()) {
     BIASCKA_CUDA_ONLY(cublas_gemm(like.device().index, ta, tb, m, n, k, a, lda, b, ldb, c, ldc, accumulate));
   } else {

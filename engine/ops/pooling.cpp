@@ -110,13 +110,14 @@ Tensor max_pool2d(const Tensor& x, MaxPoolOptions opt) {
   const int64_t n = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
   const int64_t oh = (h + 2 * opt.padding - opt.kernel) / opt.stride + 1;
   const int64_t ow = (w + 2 * opt.padding - opt.kernel) / opt.stride + 1;
-  BIASCKA_CHECK(oh > 0 && ow > 0, "max_pool2d: input ", shape_str(x.shape()), " too small for kernel ", opt.kernel);
+  BIASCKA_CHECK(oh > 0 && ow > 0, "max_pool2d: input ", shape_str(x.shape()), " too small for kernel ",
+                opt.kernel);
   const Device dev = x.device();
   Tensor y = Tensor::empty({n, oh, ow, c}, DType::F32, dev);
   Tensor argmax = Tensor::empty({n, oh, ow, c}, DType::I32, dev);
   if (dev.is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax.data<int32_t>(), n, h,
-                                                  w, c, oh, ow, opt.kernel, opt.stride, opt.padding,
+    BIASCKA_CUDA_ONLY(kernels::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax.data<int32_t>(), n,
+                                                  h, w, c, oh, ow, opt.kernel, opt.stride, opt.padding,
                                                   BIASCKA_STREAM(x)));
   } else {
     cpu::max_pool2d_forward(x.data<float>(), y.data<float>(), argmax.data<int32_t>(), n, h, w, c, oh, ow,
@@ -125,9 +126,9 @@ Tensor max_pool2d(const Tensor& x, MaxPoolOptions opt) {
   return record("max_pool2d", y, {x}, [=](const Tensor& gy, const Node&) {
     Tensor dx = Tensor::empty({n, h, w, c}, DType::F32, dev);
     if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(kernels::max_pool2d_backward(gy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), n,
-                                                     h, w, c, oh, ow, opt.kernel, opt.stride, opt.padding,
-                                                     BIASCKA_STREAM(gy)));
+      BIASCKA_CUDA_ONLY(kernels::max_pool2d_backward(gy.data<float>(), argmax.data<int32_t>(),
+                                                     dx.data<float>(), n, h, w, c, oh, ow, opt.kernel,
+                                                     opt.stride, opt.padding, BIASCKA_STREAM(gy)));
     } else {
       cpu::max_pool2d_backward(gy.data<float>(), argmax.data<int32_t>(), dx.data<float>(), n, h, w, c, oh, ow,
                                opt.kernel, opt.stride, opt.padding);
@@ -144,7 +145,8 @@ Tensor global_avg_pool(const Tensor& x) {
   const Device dev = x.device();
   Tensor y = Tensor::empty({n, c}, DType::F32, dev);
   if (dev.is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::global_avg_pool_forward(x.data<float>(), y.data<float>(), n, hw, c, BIASCKA_STREAM(x)));
+    BIASCKA_CUDA_ONLY(
+        kernels::global_avg_pool_forward(x.data<float>(), y.data<float>(), n, hw, c, BIASCKA_STREAM(x)));
   } else {
     cpu::global_avg_pool_forward(x.data<float>(), y.data<float>(), n, hw, c);
   }

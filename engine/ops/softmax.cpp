@@ -36,7 +36,8 @@ void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, 
       double s = 0;
       for (int64_t j = 0; j < cols; ++j) s += log ? double(g[j]) : double(g[j]) * yr[j];
       for (int64_t j = 0; j < cols; ++j)
-        o[j] = log ? static_cast<float>(g[j] - std::exp(double(yr[j])) * s) : static_cast<float>(yr[j] * (g[j] - s));
+        o[j] = log ? static_cast<float>(g[j] - std::exp(double(yr[j])) * s)
+                   : static_cast<float>(yr[j] * (g[j] - s));
     }
   });
 }
@@ -50,7 +51,8 @@ Tensor softmax_impl(const Tensor& z, bool log) {
   const Device dev = z.device();
   Tensor y = Tensor::empty(z.shape(), DType::F32, dev);
   if (dev.is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log, BIASCKA_STREAM(z)));
+    BIASCKA_CUDA_ONLY(
+        kernels::softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log, BIASCKA_STREAM(z)));
   } else {
     cpu::softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log);
   }
@@ -58,8 +60,8 @@ Tensor softmax_impl(const Tensor& z, bool log) {
   return record(log ? "log_softmax" : "softmax", y, {z}, [=](const Tensor& gy, const Node&) {
     Tensor gz = Tensor::empty(ys.shape(), DType::F32, dev);
     if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(kernels::softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows, cols,
-                                                  log, BIASCKA_STREAM(gy)));
+      BIASCKA_CUDA_ONLY(kernels::softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows,
+                                                  cols, log, BIASCKA_STREAM(gy)));
     } else {
       cpu::softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows, cols, log);
     }

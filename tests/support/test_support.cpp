@@ -16,7 +16,8 @@ std::string reference_path(const std::string& name) {
 
 std::string gpu_unavailable_reason() {
   if (!cuda_compiled()) return "this build has no CUDA backend";
-  if (cuda_device_count() == 0) return "no CUDA GPU on this machine (GPU parity tests run in scripts/gpu-check)";
+  if (cuda_device_count() == 0)
+    return "no CUDA GPU on this machine (GPU parity tests run in scripts/gpu-check)";
   return "";
 }
 
@@ -37,7 +38,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 
 ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol) {
   if (a.numel() != b.numel())
-    return ::testing::AssertionFailure() << "sizes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
+    return ::testing::AssertionFailure()
+           << "sizes differ: " << shape_str(a.shape()) << " vs " << shape_str(b.shape());
   const std::vector<float> x = a.to_vector(), y = b.to_vector();
   size_t bad = 0, worst = 0;
   double worst_excess = -1;
@@ -52,9 +54,9 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
     }
   }
   if (bad == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << bad << " of " << x.size() << " elements differ beyond atol " << atol
-                                       << " + rtol " << rtol << "; worst at flat index " << worst << ": " << x[worst]
-                                       << " vs " << y[worst];
+  return ::testing::AssertionFailure()
+         << bad << " of " << x.size() << " elements differ beyond atol " << atol << " + rtol " << rtol
+         << "; worst at flat index " << worst << ": " << x[worst] << " vs " << y[worst];
 }
 
 ::testing::AssertionResult grad_check(const std::function<Tensor(const std::vector<Tensor>&)>& f,
@@ -88,8 +90,8 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
       const double numeric = (fp - fm) / (2 * eps);
       const double d = std::fabs(analytic[i] - numeric);
       if (!(d <= atol + rtol * std::fabs(numeric)) && nerr++ < 5)
-        errors << "\n  input " << k << " element " << i << ": autograd " << analytic[i] << ", finite difference "
-               << numeric;
+        errors << "\n  input " << k << " element " << i << ": autograd " << analytic[i]
+               << ", finite difference " << numeric;
     }
   }
   if (nerr == 0) return ::testing::AssertionSuccess();

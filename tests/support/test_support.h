@@ -15,14 +15,14 @@ namespace biascka::test {
 // it is missing; use with BIASCKA_REQUIRE_REFERENCE.
 std::string reference_path(const std::string& name);
 
-#define BIASCKA_REQUIRE_REFERENCE(var, name)                                                           \
-  const std::string var = ::biascka::test::reference_path(name);                                     \
-  if (var.empty())                                                                                    \
-  GTEST_SKIP() << "reference file " << name << " not found under " << BIASCKA_REFERENCE_DIR          \
+#define BIASCKA_REQUIRE_REFERENCE(var, name)                                                \
+  const std::string var = ::biascka::test::reference_path(name);                            \
+  if (var.empty())                                                                          \
+  GTEST_SKIP() << "reference file " << name << " not found under " << BIASCKA_REFERENCE_DIR \
                << " (configure with -DBIASCKA_REFERENCE_DIR=.../shared/reference)"
 
 // Skips the test when this build or machine has no usable GPU, saying which.
-#define BIASCKA_REQUIRE_GPU()                                                                          \
+#define BIASCKA_REQUIRE_GPU() \
   if (const std::string why_ = ::biascka::test::gpu_unavailable_reason(); !why_.empty()) GTEST_SKIP() << why_
 
 std::string gpu_unavailable_reason();  // "" when a GPU can be used
