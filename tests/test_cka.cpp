@@ -11,6 +11,7 @@
 #include "cka/hsic.h"
 #include "engine/error.h"
 #include "engine/random.h"
+#include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 
 namespace biascka {
@@ -22,43 +23,10 @@ using cka::Kernel;
 
 Tensor randn(int64_t n, int64_t d, uint64_t stream) { return rand_normal({n, d}, 0.f, 1.f, 1234, stream); }
 
-// x [n, d] times a [d, e], in double.
-Tensor matmul(const Tensor& x, const std::vector<double>& a, int64_t e) {
-  const int64_t n = x.size(0), d = x.size(1);
-  Tensor y = Tensor::empty({n, e});
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < e; ++j) {
-      double s = 0;
-      for (int64_t k = 0; k < d; ++k) s += double(x.data<float>()[i * d + k]) * a[k * e + j];
-      y.data<float>()[i * e + j] = static_cast<float>(s);
-    }
-  return y;
-}
-
-Tensor scaled(const Tensor& x, float s) {
-  Tensor y = x.clone();
-  for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] *= s;
-  return y;
-}
-
-// A random orthogonal d x d matrix (Gram-Schmidt on Gaussian columns).
-std::vector<double> random_orthogonal(int64_t d, uint64_t stream) {
-  const std::vector<float> g = randn(d, d, stream).to_vector();
-  std::vector<double> q(g.begin(), g.end());
-  for (int64_t j = 0; j < d; ++j) {
-    for (int64_t k = 0; k < j; ++k) {
-      double dot = 0;
-      for (int64_t i = 0; i < d; ++i) dot += q[i * d + j] * q[i * d + k];
-      for (int64_t i = 0; i < d; ++i) q[i * d + j] -= dot * q[i * d + k];
-    }
-    double norm = 0;
-    for (int64_t i = 0; i < d; ++i) norm += q[i * d + j] * q[i * d + j];
-    for (int64_t i = 0; i < d; ++i) q[i * d + j] /= std::sqrt(norm);
-  }
-  return q;
-}
-
-double at(const Tensor& m, int64_t i, int64_t j) { return m.data<double>()[i * m.size(1) + j]; }
+using test::at;
+using test::matmul;
+using test::random_orthogonal;
+using test::scaled;
 
 double max_diff(const Tensor& a, const Tensor& b) {
   EXPECT_EQ(a.shape(), b.shape());

@@ -31,6 +31,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/random.h"
 #include "models/resnet18.h"
+#include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 #include "workflows/cka_model.h"
 
@@ -68,42 +69,10 @@ Tensor rows(const Tensor& x, int64_t r0, int64_t r1) {
   return Tensor::from_vector(v, s);
 }
 
-Tensor scaled(const Tensor& x, float f) {
-  Tensor y = x.clone();
-  for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] *= f;
-  return y;
-}
-
-// x [n, d] times a [d, e], in double.
-Tensor matmul(const Tensor& x, const std::vector<double>& a, int64_t e) {
-  const int64_t n = x.size(0), d = x.size(1);
-  Tensor y = Tensor::empty({n, e});
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < e; ++j) {
-      double s = 0;
-      for (int64_t k = 0; k < d; ++k) s += double(x.data<float>()[i * d + k]) * a[k * e + j];
-      y.data<float>()[i * e + j] = static_cast<float>(s);
-    }
-  return y;
-}
-
-std::vector<double> random_orthogonal(int64_t d, uint64_t stream) {
-  const std::vector<float> g = randn({d, d}, stream).to_vector();
-  std::vector<double> q(g.begin(), g.end());
-  for (int64_t j = 0; j < d; ++j) {
-    for (int64_t k = 0; k < j; ++k) {
-      double dot = 0;
-      for (int64_t i = 0; i < d; ++i) dot += q[i * d + j] * q[i * d + k];
-      for (int64_t i = 0; i < d; ++i) q[i * d + j] -= dot * q[i * d + k];
-    }
-    double norm = 0;
-    for (int64_t i = 0; i < d; ++i) norm += q[i * d + j] * q[i * d + j];
-    for (int64_t i = 0; i < d; ++i) q[i * d + j] /= std::sqrt(norm);
-  }
-  return q;
-}
-
-double at(const Tensor& m, int64_t i, int64_t j) { return m.data<double>()[i * m.size(1) + j]; }
+using test::at;
+using test::matmul;
+using test::random_orthogonal;
+using test::scaled;
 
 // max |a - b| over F64 tensors of the same shape, NaN positions required to agree.
 ::testing::AssertionResult matrices_near(const Tensor& got, const Tensor& want, double tol) {
