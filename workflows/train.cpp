@@ -1,11 +1,14 @@
 #include "workflows/train.h"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "data/disent.h"
 #include "data/loader.h"
@@ -98,6 +101,14 @@ struct EpochSums {
   }
 };
 
+// A float setting as the double of its shortest decimal (1e-3f is written 0.001, not 0.0010000000474974513);
+// reading it back into a float gives the same float.
+double json_float(float v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::strtod(std::string(buf, end).c_str(), nullptr);
+}
+
 }  // namespace
 
 bool interrupt_requested() { return g_interrupted; }
@@ -105,15 +116,15 @@ bool interrupt_requested() { return g_interrupted; }
 nlohmann::json TrainOptions::to_json() const {
   return {{"data", data},
           {"loss", loss},
-          {"sos_alpha", objective_params.sos_alpha},
-          {"sos_beta", objective_params.sos_beta},
+          {"sos_alpha", json_float(objective_params.sos_alpha)},
+          {"sos_beta", json_float(objective_params.sos_beta)},
           {"seed", seed},
           {"device", device},
           {"epochs", epochs},
           {"patience", patience},
           {"batch", batch},
-          {"lr", lr},
-          {"weight_decay", weight_decay},
+          {"lr", json_float(lr)},
+          {"weight_decay", json_float(weight_decay)},
           {"max_train", max_train},
           {"max_eval", max_eval},
           {"stem", stem},
