@@ -40,7 +40,7 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
       "table.json,\n"
       "figure1.png, curves.png and report.md.\n"
       "Examples:\n"
-      "  biascka reproduce --quick --out repro-quick                 (built-in data, CPU, ~10 min)\n"
+      "  biascka reproduce --quick --out repro-quick                 (built-in data, CPU, ~4 min)\n"
       "  biascka reproduce --data-root ROOT --device cuda --out repro\n"
       "  biascka reproduce --data-root ROOT --gpus 0,1,2,3 --out repro      (one run per GPU at a time)\n"
       "  biascka reproduce --data-root ROOT --device cuda --shard 2/8 --out shard2   (a slice, e.g. a Slurm "
@@ -62,7 +62,7 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   cmd->add_option("--collect", *collect, "merge these finished output folders into --out (no training)");
   cmd->add_flag("--quick", o->quick,
                 "built-in Colored Fashion-MNIST, 6000 training images, 4 epochs, one seed, CPU: every output "
-                "in ~10 min");
+                "in ~4 min on 2 cores");
   cmd->add_option("--epochs", o->epochs, "maximum epochs per run")->capture_default_str();
   cmd->add_option("--patience", o->patience, "early-stopping patience")->capture_default_str();
   cmd->add_option("--batch", o->batch, "training batch size")->capture_default_str();
