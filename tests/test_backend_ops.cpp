@@ -489,7 +489,9 @@ TEST_F(BackendOps, LaunchersAreGraphCapturable) {
          va = Tensor::zeros({1000}, DType::F32, kGpu), step = Tensor::zeros({}, DType::I64, kGpu);
   const kernels::AdamTensor at{p.data<float>(), g.data<float>(), ma.data<float>(), va.data<float>(), 1000};
   Tensor table = Tensor::empty({int64_t(sizeof at)}, DType::U8, kGpu);
-  BIASCKA_CUDA_CHECK(cudaMemcpy(table.raw_data(), &at, sizeof at, cudaMemcpyHostToDevice));
+  // On the kernels' stream: a plain cudaMemcpy from pageable memory may return before its DMA lands.
+  BIASCKA_CUDA_CHECK(cudaMemcpyAsync(table.raw_data(), &at, sizeof at, cudaMemcpyHostToDevice, s));
+  BIASCKA_CUDA_CHECK(cudaStreamSynchronize(s));
 
   struct Outputs {
     Tensor y, mean, invstd, rmean, rvar, dx, dgamma, dbeta;  // batch norm [m, c], multi-block path

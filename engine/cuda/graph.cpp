@@ -37,8 +37,9 @@ void Graph::capture(const std::function<void()>& body) {
     alloc.end_pool();
     throw;
   }
-  BIASCKA_CUDA_CHECK(cudaStreamEndCapture(s, &graph_));
-  alloc.end_pool();
+  const cudaError_t ended = cudaStreamEndCapture(s, &graph_);
+  alloc.end_pool();  // before the check: a failed capture must not leave later allocations in its pool
+  BIASCKA_CUDA_CHECK(ended);
   BIASCKA_CUDA_CHECK(cudaGraphInstantiate(&exec_, graph_, 0));
 }
 
@@ -52,14 +53,14 @@ struct Uploader::Slot {
   cudaEvent_t done = nullptr;
 };
 
-Uploader::Uploader(int device) : device_(device), slots_(new Slot[2]) {
+Uploader::Uploader(int device) : device_(device), slots_(new Slot[kSlots]) {
   set_device(device);
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < kSlots; ++i)
     BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&slots_[i].done, cudaEventDisableTiming));
 }
 
 Uploader::~Uploader() {
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kSlots; ++i) {
     cudaEventSynchronize(slots_[i].done);
     cudaEventDestroy(slots_[i].done);
   }
@@ -68,7 +69,7 @@ Uploader::~Uploader() {
 
 void Uploader::upload(void* device_dst, const void* host_src, size_t bytes) {
   Slot& slot = slots_[next_];
-  next_ = 1 - next_;
+  next_ = (next_ + 1) % kSlots;
   BIASCKA_CUDA_CHECK(cudaEventSynchronize(slot.done));  // the copy that last used this buffer is done
   if (slot.buffer.bytes() < bytes) slot.buffer = PinnedBuffer(bytes);
   std::memcpy(slot.buffer.data(), host_src, bytes);

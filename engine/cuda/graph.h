@@ -29,8 +29,10 @@ class Graph {
   cudaGraphExec_t exec_ = nullptr;
 };
 
-// Double-buffered page-locked staging: copies a host tensor's bytes into pinned memory and from there to
-// the device asynchronously on the device's stream, so the next batch is prepared while the GPU works.
+// Page-locked staging: copies a host tensor's bytes into pinned memory and from there to the device
+// asynchronously on the device's stream, so the next batch is prepared while the GPU works. A training step
+// uploads three tensors (images, targets, biases); six slots let the host run a whole step ahead without
+// waiting for the step the GPU is running.
 class Uploader {
  public:
   explicit Uploader(int device);
@@ -41,6 +43,7 @@ class Uploader {
 
  private:
   struct Slot;
+  static constexpr int kSlots = 6;
   int device_;
   int next_ = 0;
   Slot* slots_;

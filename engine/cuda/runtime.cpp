@@ -45,6 +45,8 @@ struct Context {
   std::unique_ptr<CachingAllocator> allocator;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Outgrown workspaces are kept, never freed: a captured CUDA graph may still hold their address.
+  std::vector<void*> retired_workspaces;
 };
 
 std::mutex g_mu;
@@ -174,7 +176,7 @@ void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t byt
 void* workspace(int device, size_t bytes) {
   Context& c = context(device);
   if (bytes > c.workspace_bytes) {
-    if (c.workspace) c.allocator->deallocate(c.workspace);
+    if (c.workspace) c.retired_workspaces.push_back(c.workspace);
     c.workspace = c.allocator->allocate(bytes);
     c.workspace_bytes = bytes;
   }
