@@ -203,6 +203,7 @@ void register_adam() {
         Tensor table = gpu_empty({int64_t(list.size() * sizeof(kernels::AdamTensor))}, DType::U8);
         BIASCKA_CUDA_CHECK(cudaMemcpy(table.raw_data(), list.data(),
                                       list.size() * sizeof(kernels::AdamTensor), cudaMemcpyHostToDevice));
+        BIASCKA_CUDA_CHECK(cudaDeviceSynchronize());  // the legacy stream's copy, before the timed stream
         Tensor step = Tensor::zeros({}, DType::I64, Device::cuda(0));
         const int count = static_cast<int>(list.size());
         time_gpu(st, 28.0 * total, [&](cudaStream_t s) {

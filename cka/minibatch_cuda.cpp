@@ -20,11 +20,14 @@ namespace {
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 // Columns per chunk of the pair product. Each chunk's float32 sums run over at most this many products
-// (cuBLAS's own accumulation), the chunks are added in float64: ~2^-24 sqrt(2048) relative, where one long
-// float32 sum over n(n-1)/2 terms would lose ~2^-24 sqrt(n^2 / 2). At most 256 chunks.
+// (cuBLAS's own accumulation), the chunks are added in float64: ~2^-24 sqrt(512) relative, where one long
+// float32 sum over n(n-1)/2 terms would lose ~2^-24 sqrt(n^2 / 2). Chunks of 2048 left CKA errors up to
+// ~1.1e-6 in a simulation of sequential float32 sums (n = 128), too close to the 1e-6 parity bound; 512
+// keeps them under ~3e-7. At most ~1024 chunks (n = 1024: 1023 chunks, 20 MB of partial products for 69
+// layers).
 int64_t pair_chunk(int64_t m) {
-  if (m <= 2048) return round_up(m, 32);
-  return std::max<int64_t>(2048, round_up((m + 255) / 256, 2048));
+  if (m <= 512) return round_up(m, 32);
+  return std::max<int64_t>(512, round_up((m + 1023) / 1024, 512));
 }
 
 }  // namespace
@@ -103,6 +106,14 @@ struct CudaCka::State {
     pending = false;
   }
 
+  // This stream waits for the work queued so far on the main stream. The caching allocator does not track
+  // streams: a block it hands out may still be in use by queued main-stream work (the forward pass's
+  // temporaries), so nothing may touch a fresh block on this stream before this wait.
+  void follow_main_stream() {
+    BIASCKA_CUDA_CHECK(cudaEventRecord(ready, cuda::stream(dev)));
+    BIASCKA_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
+  }
+
   // Device memory left for Grams: free memory plus what the caching allocator holds unused.
   size_t available() const {
     size_t free_b = 0, total_b = 0;
@@ -129,9 +140,7 @@ struct CudaCka::State {
       widths.push_back(x.numel() / n);
       in_flight.push_back(std::move(x));  // kept until the main stream waits for this batch
     }
-    // The activations were written on the main stream (forward pass, uploads).
-    BIASCKA_CUDA_CHECK(cudaEventRecord(ready, cuda::stream(dev)));
-    BIASCKA_CUDA_CHECK(cudaStreamWaitEvent(stream, ready, 0));
+    follow_main_stream();  // the activations were written there (forward pass, uploads)
     const Timed all = begin(0);
     Timed prod_t{event(), event(), 1};
     gram_flops += builder.build(ptrs, widths, n, o.estimator, o.tf32, g.as<float>(), row, stream,
@@ -146,13 +155,15 @@ struct CudaCka::State {
     const Timed t = begin(2);
     const float one = 1.f, zero = 0.f;
     const int64_t chunks = row / chunk;
-    // Row-major P_c [ca, cb] = A[:, chunk c] B[:, chunk c]^T is column-major P_c^T = B_c A_c^T.
+    // Row-major P_c [ca, cb] = A[:, chunk c] B[:, chunk c]^T is column-major P_c^T = B_c A_c^T. Exact
+    // FP32 even with TF32 on: across two models the self terms are exact float64 row dots, and a TF32
+    // numerator against them would bias CKA (~7e-4 when the tensor cores truncate); this product is a
+    // small part of the work next to the Grams.
     BIASCKA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         blas, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(cb), static_cast<int>(ca), static_cast<int>(chunk),
         &one, b.as<float>(), CUDA_R_32F, static_cast<int>(row), chunk, a.as<float>(), CUDA_R_32F,
         static_cast<int>(row), chunk, &zero, prod.as<float>(), CUDA_R_32F, static_cast<int>(cb), ca * cb,
-        static_cast<int>(chunks), o.tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC,
-        CUBLAS_GEMM_DEFAULT));
+        static_cast<int>(chunks), CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
     kernels::cka_record_products(prod.as<float>(), chunks, ca, cb, scale, batch_sum.as<double>(), cols(), a0,
                                  b0, symmetric, mirror, stream);
     hsic_flops += 2.0 * static_cast<double>(ca) * static_cast<double>(cb) * static_cast<double>(row);
@@ -167,7 +178,7 @@ struct CudaCka::State {
   cudaEvent_t ready = nullptr, done = nullptr;
   CudaGramBuilder builder;
   DeviceArena ga, gb, prod, batch_sum, batch_self_a, batch_self_b, sum, self_a, self_b;
-  int64_t layout_n = -1, row = 0, chunk = 0;
+  int64_t layout_n = -1, gb_layout_n = -1, row = 0, chunk = 0;
   std::vector<Tensor> in_flight;
   bool pending = false;
   std::vector<Timed> timed;
@@ -186,6 +197,7 @@ CudaCka::CudaCka(int64_t layers_a, int64_t layers_b, const CkaOptions& options) 
   BIASCKA_CUBLAS_CHECK(cublasSetStream(s.blas, s.stream));
   BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&s.ready, cudaEventDisableTiming));
   BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&s.done, cudaEventDisableTiming));
+  s.follow_main_stream();
   const size_t la = static_cast<size_t>(layers_a), lc = static_cast<size_t>(s.cols());
   s.sum.reserve(la * lc * sizeof(double), s.stream);
   s.self_a.reserve(la * sizeof(double), s.stream);
@@ -205,6 +217,7 @@ void CudaCka::add_batch(int64_t n, const LayerSource& a, const LayerSource* b,
   State& s = *s_;
   cuda::set_device(s.dev);
   s.retire();
+  s.follow_main_stream();  // before this batch's buffers are cleared
   // However the batch ends, its end is recorded and its activations stay until the main stream waits for it.
   struct Finish {
     State& s;
@@ -237,8 +250,11 @@ void CudaCka::add_batch(int64_t n, const LayerSource& a, const LayerSource* b,
   // Gram rows past packed_size stay zero: the chunked product reads them.
   if (s.ga.reserve(static_cast<size_t>(rows_a) * row_bytes, s.stream) || new_layout)
     BIASCKA_CUDA_CHECK(cudaMemsetAsync(s.ga.as<void>(), 0, s.ga.bytes(), s.stream));
-  if (rows_b > 0 && (s.gb.reserve(static_cast<size_t>(rows_b) * row_bytes, s.stream) || new_layout))
+  // gb goes unused by batches whose layers all fit, so it keeps the layout of its own last use.
+  if (rows_b > 0 && (s.gb.reserve(static_cast<size_t>(rows_b) * row_bytes, s.stream) || s.gb_layout_n != n)) {
     BIASCKA_CUDA_CHECK(cudaMemsetAsync(s.gb.as<void>(), 0, s.gb.bytes(), s.stream));
+    s.gb_layout_n = n;
+  }
   const int64_t pc = std::max(rows_a, rows_b);
   s.prod.reserve(static_cast<size_t>(s.row / s.chunk) * static_cast<size_t>(rows_a) *
                      static_cast<size_t>(pc) * sizeof(float),

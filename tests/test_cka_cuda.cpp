@@ -605,6 +605,8 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
       BIASCKA_CUDA_CHECK(cudaMemcpy2D(big.data<float>() + cols[c], d * sizeof(float), column.data(),
                                       sizeof(float), sizeof(float), n, cudaMemcpyHostToDevice));
     }
+    // The copies ran on the legacy stream, which the kernels' non-blocking stream does not wait for.
+    BIASCKA_CUDA_CHECK(cudaDeviceSynchronize());
     for (bool tf32 : kPrecisions) {
       SCOPED_TRACE(std::to_string(d) + " " + precision_name(tf32));
       const Estimator e = Estimator::Unbiased;
