@@ -45,7 +45,9 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
   }
   if (pick.empty()) return false;
   const std::vector<std::string> datasets = datasets_of(runs), losses = losses_of(runs);
-  const int cell = 230, gap = 14, left = 90, top = 64, header = 22;
+  const int cell = 230, gap = 14, top = 64, header = 22;
+  int left = 90;  // wide enough for the longest row label (dataset name) at font scale 2
+  for (const auto& d : datasets) left = std::max(left, 24 + plot::Canvas::text_width(label_of(runs, d), 2));
   const int bar_w = 90;
   const int width = left + static_cast<int>(losses.size()) * (cell + gap) + bar_w;
   const int height = top + header + static_cast<int>(datasets.size()) * (cell + gap) + 40;
