@@ -187,7 +187,7 @@ Tensor SafetensorsReader::load_rows(const std::string& name, int64_t row0, int64
       }
     }
   } else {
-    std::memcpy(out.raw_data(), raw.data(), nbytes);
+    if (nbytes) std::memcpy(out.raw_data(), raw.data(), nbytes);  // an empty tensor has no buffers
   }
   return out;
 }
