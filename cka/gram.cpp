@@ -35,12 +35,18 @@ void center_features(const float* x, int64_t n, int64_t d, float* out) {
 }
 
 void column_means(const float* x, int64_t n, int64_t d, float* mu) {
+  // Four interleaved float64 sums per column (row i goes to sum i % 4), added as (s0 + s1) + (s2 + s3): the
+  // GPU twin's order. The rows are walked in order over a chunk of columns, so the reads stay sequential.
   parallel_for(d, std::max<int64_t>(64, grain_for(n)), [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      double s[4] = {0, 0, 0, 0};
-      for (int64_t i = 0; i < n; ++i) s[i % 4] += x[i * d + c];
-      mu[c] = static_cast<float>(((s[0] + s[1]) + (s[2] + s[3])) / static_cast<double>(n));
+    const int64_t w = c1 - c0;
+    std::vector<double> s(static_cast<size_t>(4 * w), 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* row = x + i * d + c0;
+      double* acc = s.data() + (i % 4) * w;
+      for (int64_t c = 0; c < w; ++c) acc[c] += row[c];
     }
+    for (int64_t c = 0; c < w; ++c)
+      mu[c0 + c] = static_cast<float>(((s[c] + s[w + c]) + (s[2 * w + c] + s[3 * w + c])) / static_cast<double>(n));
   });
 }
 
