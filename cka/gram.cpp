@@ -46,7 +46,8 @@ void column_means(const float* x, int64_t n, int64_t d, float* mu) {
       for (int64_t c = 0; c < w; ++c) acc[c] += row[c];
     }
     for (int64_t c = 0; c < w; ++c)
-      mu[c0 + c] = static_cast<float>(((s[c] + s[w + c]) + (s[2 * w + c] + s[3 * w + c])) / static_cast<double>(n));
+      mu[c0 + c] =
+          static_cast<float>(((s[c] + s[w + c]) + (s[2 * w + c] + s[3 * w + c])) / static_cast<double>(n));
   });
 }
 
