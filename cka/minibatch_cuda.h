@@ -3,8 +3,7 @@
 // linear. Per batch, on a stream of its own:
 // - each group of layers' packed centred Grams as float rows of G (gram_cuda.h), straight from the
 //   activations where they lie on the device;
-// - G_a G_b^T over column chunks of the rows, one strided-batched cuBLAS product (exact FP32, TF32 or not),
-// the
+// - G_a G_b^T over column chunks of the rows, one strided-batched cuBLAS product (exact FP32 always), the
 //   chunk results summed in float64 with the batch's 2/(n(n-3)) or 2/(n-1)^2 into the batch's HSIC matrix;
 //   with one model the diagonal block is made exactly symmetric, with two each row's product with itself
 //   (float64) gives the self terms;
