@@ -76,11 +76,7 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
   cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
-  cmd->add_option("--normalization", o->normalization,
-                  "cmnist | cifar10c | bffhq | unit (default: from the path)");
-  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")
-      ->capture_default_str();
-  cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
+  add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
   cmd->add_option("--gram-memory", o->gram_memory_mib,
                   "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
       ->capture_default_str();

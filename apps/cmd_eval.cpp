@@ -36,11 +36,7 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--max-eval", o->max_eval, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
-  cmd->add_option("--normalization", o->normalization,
-                  "cmnist | cifar10c | bffhq | unit (default: from the path)");
-  cmd->add_option("--image-size", o->image_size, "resize to this size (0: native; bffhq 224)")
-      ->capture_default_str();
-  cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
+  add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {
     const Device dev = Device::parse(o->device);

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "losses/objectives.h"
@@ -50,11 +51,7 @@ void add_train_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--stem", o->stem, "imagenet (torchvision's 7x7/2 + max-pool) | cifar (3x3/1)")
       ->capture_default_str();
-  cmd->add_option("--normalization", o->normalization,
-                  "cmnist | cifar10c | bffhq | unit (default: from the folder name)");
-  cmd->add_option("--image-size", o->image_size, "resize images to this size (0: native; bffhq 224)")
-      ->capture_default_str();
-  cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
+  add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
   cmd->add_option("--threads", *threads, "CPU compute threads (0: cores)")->capture_default_str();
   cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU (no TF32 tensor cores)");
   cmd->add_flag(

@@ -43,4 +43,12 @@ ResNet18Config config_from_checkpoint(const TensorFile& ckpt) {
   return cfg;
 }
 
+void add_image_options(CLI::App* cmd, std::string* normalization, int* image_size, int* workers) {
+  cmd->add_option("--normalization", *normalization,
+                  "cmnist | cifar10c | bffhq | unit (default: from the folder name)");
+  cmd->add_option("--image-size", *image_size, "resize images to this size (0: native; bffhq 224)")
+      ->capture_default_str();
+  cmd->add_option("--workers", *workers, "image loading threads (0: cores)")->capture_default_str();
+}
+
 }  // namespace biascka::app

@@ -407,24 +407,9 @@ TEST(CkaCuda, ReferenceMinibatchAndFullData) {
 
 // ---- the model workflow on the GPU ----
 
-std::string make_split(const std::string& name) {
-  const std::string dir = test::temp_dir(name);
-  for (int i = 0; i < 20; ++i) {
-    data::Image img;
-    img.width = img.height = 16;
-    img.pixels.resize(16 * 16 * 3);
-    for (size_t p = 0; p < img.pixels.size(); ++p)
-      img.pixels[p] = static_cast<uint8_t>((p * 37 + i * 101 + (p / 48) * i * 13) % 251);
-    data::write_png(dir + "/" + std::to_string(i) + "_" + std::to_string(i % 10) + "_" +
-                        std::to_string(i * 3 % 10) + ".png",
-                    img);
-  }
-  return dir;
-}
-
 TEST(CkaCuda, ModelWorkflowOnTheGpu) {
   BIASCKA_REQUIRE_GPU();
-  const std::string dir = make_split("cka_cuda_model");
+  const std::string dir = test::cka_image_split("cka_cuda_model");
   ResNet18 a(ResNet18Config{}, 1, kGpu), b(ResNet18Config{}, 2, kGpu);
   data::LoaderOptions lo;
   lo.batch = 8;  // 8, 8, 4

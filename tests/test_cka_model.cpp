@@ -10,28 +10,12 @@
 #include "data/loader.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 #include "workflows/cka_model.h"
 
 namespace biascka {
 namespace {
-
-// 20 coloured 16x16 images (small: the forward passes dominate this test's time) named
-// {id}_{target}_{bias}.png.
-std::string make_split(const std::string& name) {
-  const std::string dir = test::temp_dir(name);
-  for (int i = 0; i < 20; ++i) {
-    data::Image img;
-    img.width = img.height = 16;
-    img.pixels.resize(16 * 16 * 3);
-    for (size_t p = 0; p < img.pixels.size(); ++p)
-      img.pixels[p] = static_cast<uint8_t>((p * 37 + i * 101 + (p / 48) * i * 13) % 251);
-    data::write_png(dir + "/" + std::to_string(i) + "_" + std::to_string(i % 10) + "_" +
-                        std::to_string(i * 3 % 10) + ".png",
-                    img);
-  }
-  return dir;
-}
 
 data::LoaderOptions loader_options(const std::string& dir, int64_t batch) {
   data::LoaderOptions lo;
@@ -67,7 +51,7 @@ Tensor by_hand(ResNet18& a, ResNet18* b, data::Loader& loader, const std::vector
 }
 
 TEST(CkaModel, StreamsTheSplitThroughOneOrTwoModels) {
-  const std::string dir = make_split("cka_model");
+  const std::string dir = test::cka_image_split("cka_model");
   ResNet18 a(ResNet18Config{}, 1), b(ResNet18Config{}, 2);
   data::Loader loader(data::scan_split(dir), loader_options(dir, 8));  // 8, 8, 4
   a.train(true);
@@ -100,7 +84,7 @@ TEST(CkaModel, StreamsTheSplitThroughOneOrTwoModels) {
 }
 
 TEST(CkaModel, FullDataAndLayerErrors) {
-  const std::string dir = make_split("cka_model_full");
+  const std::string dir = test::cka_image_split("cka_model_full");
   ResNet18 a(ResNet18Config{}, 3);
   data::Loader loader(data::scan_split(dir), loader_options(dir, 8));
   workflows::CkaModelOptions o;

@@ -2,10 +2,13 @@
 // Small pieces the CKA suites (CPU and GPU) share.
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "data/image_io.h"
 #include "engine/random.h"
 #include "engine/tensor.h"
+#include "tests/support/test_support.h"
 
 namespace biascka::test {
 
@@ -48,5 +51,22 @@ inline Tensor scaled(const Tensor& x, float s) {
 
 // Element (i, j) of a 2-D F64 matrix on the CPU.
 inline double at(const Tensor& m, int64_t i, int64_t j) { return m.data<double>()[i * m.size(1) + j]; }
+
+// 20 coloured 16x16 images (small: the forward passes dominate this test's time) named
+// {id}_{target}_{bias}.png.
+inline std::string cka_image_split(const std::string& name) {
+  const std::string dir = temp_dir(name);
+  for (int i = 0; i < 20; ++i) {
+    data::Image img;
+    img.width = img.height = 16;
+    img.pixels.resize(16 * 16 * 3);
+    for (size_t p = 0; p < img.pixels.size(); ++p)
+      img.pixels[p] = static_cast<uint8_t>((p * 37 + i * 101 + (p / 48) * i * 13) % 251);
+    data::write_png(dir + "/" + std::to_string(i) + "_" + std::to_string(i % 10) + "_" +
+                        std::to_string(i * 3 % 10) + ".png",
+                    img);
+  }
+  return dir;
+}
 
 }  // namespace biascka::test
