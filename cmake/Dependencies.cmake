@@ -29,9 +29,15 @@ endif()
 add_library(biascka_onednn INTERFACE)
 set(BIASCKA_HAVE_ONEDNN OFF)
 if(BIASCKA_ONEDNN)
-  find_package(dnnl CONFIG QUIET)
-  if(TARGET DNNL::dnnl)
-    target_link_libraries(biascka_onednn INTERFACE DNNL::dnnl)
+  # Found by header and library, not by dnnl-config.cmake: Debian builds oneDNN with the OpenCL GPU
+  # runtime, and its CMake config then demands the OpenCL headers (ocl-icd-opencl-dev, only a Recommends of
+  # libdnnl-dev), which a fresh machine installed without recommends lacks. We use only the CPU engine; the
+  # OpenCL loader the shared library links against is a hard dependency of libdnnl2 and is always there.
+  find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(DNNL_LIBRARY NAMES dnnl)
+  if(DNNL_INCLUDE_DIR AND DNNL_LIBRARY)
+    target_include_directories(biascka_onednn INTERFACE ${DNNL_INCLUDE_DIR})
+    target_link_libraries(biascka_onednn INTERFACE ${DNNL_LIBRARY})
     target_compile_definitions(biascka_onednn INTERFACE BIASCKA_HAVE_ONEDNN=1)
     set(BIASCKA_HAVE_ONEDNN ON)
   endif()
