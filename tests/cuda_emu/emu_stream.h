@@ -18,8 +18,9 @@ namespace cuda_emu {
 // (e.g. "cublasGemmEx"). Returns cudaErrorInvalidResourceHandle for a destroyed stream.
 cudaError_t enqueue(cudaStream_t s, std::function<void()> work, std::string what);
 
-// True when `p .. p + bytes` lies inside one live device allocation (cudaMalloc / the caching allocator's
-// blocks) or pinned host allocation: the doubles reject operands the real library would fault on.
+// True when `p .. p + bytes` lies inside one live cudaMalloc allocation (the caching allocator's blocks are
+// carved from those): the doubles reject host pointers and out-of-range operands the real library would
+// fault on.
 bool is_device_range(const void* p, size_t bytes);
 
 }  // namespace cuda_emu
