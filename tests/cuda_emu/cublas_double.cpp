@@ -16,17 +16,18 @@
 // cores see), so callers' TF32 tolerances are exercised. A real GPU's FP32 result differs from this one by
 // its float32 accumulation only (~k 2^-24 relative at worst), which tolerances for a device cover.
 //
-// Validation, in this order, with the status the documentation gives:
-//   handle never created or destroyed                          CUBLAS_STATUS_NOT_INITIALIZED
-//   m, n, k or batchCount < 0; transa/transb not N, T or C;
-//   lda < max(1, rows of A as stored), ldb likewise, ldc < max(1, m);
-//   alpha or beta NULL; computeType or algo not an enumerant     CUBLAS_STATUS_INVALID_VALUE
-//   an operand type other than CUDA_R_32F, a compute type that is not a float one CUBLAS_STATUS_NOT_SUPPORTED
-// and where the real library would fault or compute garbage later, the double refuses now:
-//   C overlapping A or B (undefined on the GPU)                  CUBLAS_STATUS_INVALID_VALUE
-//   an operand range (all batches) outside one cudaMalloc allocation: a host pointer, a buffer too short
-//   for its leading dimension or stride                          CUBLAS_STATUS_EXECUTION_FAILED
-//   the handle's stream destroyed                                CUBLAS_STATUS_EXECUTION_FAILED
+// Validation, in this order. Statuses marked (*) are the double's choice where the documentation names
+// none (the real library would crash, fault later on the GPU, or compute garbage); the others are documented.
+//   CUBLAS_STATUS_NOT_INITIALIZED: the handle never created or destroyed (*).
+//   CUBLAS_STATUS_INVALID_VALUE: m, n, k or batchCount < 0; transa or transb not N, T or C;
+//     lda < max(1, rows of A as stored), ldb < max(1, rows of B as stored), ldc < max(1, m);
+//     alpha or beta NULL; computeType or algo not an enumerant; C overlapping A or B (*);
+//     cublasSetWorkspace: a workspace not 256-byte aligned, or not device memory (*).
+//   CUBLAS_STATUS_NOT_SUPPORTED: an operand type other than CUDA_R_32F, a compute type that is not a
+//     float one.
+//   CUBLAS_STATUS_EXECUTION_FAILED: an operand's range (all batches) outside one cudaMalloc allocation:
+//     a host pointer, a buffer too short for its leading dimension or stride (*); the handle's stream
+//     destroyed (*).
 // Every rejection prints one line on stderr saying why. Not implemented (valid in cuBLAS, never called by
 // biascka): other operand types, the _FAST_16F/_FAST_16BF/_EMULATED compute types, device pointer mode,
 // cublasSetMathMode; they are refused with CUBLAS_STATUS_NOT_SUPPORTED and a note saying so.

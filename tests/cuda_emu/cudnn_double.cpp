@@ -34,32 +34,38 @@
 //                  nondeterministic; WINOGRAD_NONFUSED winograd TC
 // The WINOGRAD_NONFUSED ones support only 3x3 filters with unit stride and dilation
 // (CUDNN_STATUS_NOT_SUPPORTED otherwise, in Find's results and in the call); the double computes every
-// algorithm the same way. Find's time model: MACs x a per-algorithm cost (1.0, 0.8, 0.7, 0.5 ns in table
-// order per direction, a quarter of it on tensor cores), so with TF32 permitted the fastest is a tensor-core
-// algorithm with a workspace, and the workspace needed changes from layer to layer (exercising the caller's
-// growable workspace). Find (the Ex variants) runs on the caller's buffers as documented: it validates like
-// the calls, fills perfResults sorted by time (successes first; an algorithm that does not fit
-// workSpaceSizeInBytes gets CUDNN_STATUS_ALLOC_FAILED, one that does not support the shape
-// CUDNN_STATUS_NOT_SUPPORTED, time -1), at most requestedAlgoCount of them, and queues one run of the fastest
-// algorithm (alpha 1, beta 0) writing the output buffer. Each entry's mathType is the descriptor's when the
-// algorithm uses tensor cores, CUDNN_FMA_MATH otherwise (so under CUDNN_FMA_MATH every entry says FMA, as
-// PyTorch asserts).
+// algorithm the same way.
 //
-// Validation, with the status the documentation gives:
-//   NULL handle, descriptor, data pointer, alpha or beta; a destroyed or never-set handle/descriptor;
-//   x, w, y data types differ; channel counts differ (x C vs w C, y C vs w K, x N vs y N); the dilated
-//   filter larger than the padded input; backward data/filter: dy's size not the convolution's output
-//   size; algo not an enumerant; workspace smaller than the algorithm's (or NULL where one is needed);
-//   Find: requestedAlgoCount < 1, NULL returnedAlgoCount/perfResults             CUDNN_STATUS_BAD_PARAM
-//   forward: y's size not the convolution's output size; an algorithm that does not support the shape;
-//   data types other than float (not implemented); a non-float compute type with float tensors
-//                                                                                 CUDNN_STATUS_NOT_SUPPORTED
-//   descriptor setters: negative/zero sizes, negative padding, zero strides/dilation, bad enumerants
-//   CUDNN_STATUS_BAD_PARAM; a tensor of more than 2^31 - 1 elements CUDNN_STATUS_NOT_SUPPORTED
-// and where the real library would fault or compute garbage later, the double refuses now:
-//   an operand or the declared workspace outside one cudaMalloc allocation CUDNN_STATUS_EXECUTION_FAILED the
-//   output overlapping an input, the used workspace overlapping an operand   CUDNN_STATUS_BAD_PARAM the
-//   handle's stream destroyed                                                  CUDNN_STATUS_EXECUTION_FAILED
+// Find's time model: MACs x the algorithm's ns_per_mac (the tables kForward, kBackwardData and
+// kBackwardFilter below: the workspace-free algorithm slowest, Winograd fastest), a quarter of it on
+// tensor cores. So with TF32 permitted the fastest is a tensor-core algorithm with a workspace, and the
+// workspace needed changes from layer to layer (exercising the caller's growable workspace). Find (the Ex
+// variants) runs on the caller's buffers as documented: it validates like the calls, fills perfResults
+// sorted by time (successes first; time -1 for the others: CUDNN_STATUS_NOT_SUPPORTED for a shape the
+// algorithm does not support, CUDNN_STATUS_ALLOC_FAILED (*) for one that does not fit
+// workSpaceSizeInBytes), at most requestedAlgoCount of them, and queues one run of the fastest algorithm
+// (alpha 1, beta 0) writing the output buffer. Each entry's mathType is the descriptor's when the algorithm
+// uses tensor cores, CUDNN_FMA_MATH otherwise (so under CUDNN_FMA_MATH every entry says FMA, as PyTorch
+// asserts).
+//
+// Validation. Statuses marked (*) are the double's choice where the documentation names none (the real
+// library may return another code, crash, or fail later); the others are documented.
+//   CUDNN_STATUS_BAD_PARAM:
+//     NULL handle, descriptor, data pointer, alpha or beta; a destroyed or never-set handle or
+//     descriptor (*); x, w and y of different data types; channel counts that differ (x C vs w C,
+//     y C vs w K) or batch sizes (x N vs y N); the dilated filter larger than the padded input;
+//     backward data: dy's size not the convolution's output size; backward filter: the same (*);
+//     algo not an enumerant; a workspace smaller than the algorithm's, or NULL where one is needed (*);
+//     Find: requestedAlgoCount < 1, NULL returnedAlgoCount or perfResults;
+//     the output overlapping an input, the used workspace overlapping an operand (*);
+//     setters: sizes < 1, negative padding, strides or dilations < 1, enumerants out of range.
+//   CUDNN_STATUS_NOT_SUPPORTED:
+//     forward: y's size not the convolution's output size; an algorithm that does not support the
+//     shape; a non-float compute type with float tensors; a tensor of more than 2^31 - 1 elements;
+//     data types other than float (not implemented in the double).
+//   CUDNN_STATUS_EXECUTION_FAILED:
+//     an operand, or the declared workspace, outside one cudaMalloc allocation (*: the GPU would fault
+//     later); the handle's stream destroyed (*).
 // Every rejection prints one line on stderr saying why. The queued work overwrites the workspace it uses
 // with NaN bytes first, as a real algorithm clobbers it. Not implemented (never called by biascka):
 // grouped convolutions, Nd descriptors, strided (non-packed) tensors, data types other than float, the

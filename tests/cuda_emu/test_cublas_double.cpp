@@ -165,6 +165,43 @@ TEST_F(CublasDouble, FastTf32RoundsTheInputs) {
   expect_matches_reference(big);
 }
 
+// engine/cuda/blas_cublas.cpp's mapping of a row-major product y[4, o] = x[4, 6] W[o, 6]^T: column-major
+// y^T = op(W) x^T with op = T, m = o, k = 6, lda = 6. A transposed operand (op = N) reads W as o x 6 with
+// leading dimension 6: past the end of W when o < 6 (refused), another product when o = 6 (which the
+// parity tests then see).
+TEST_F(CublasDouble, ATransposedOperandIsRefusedOrAnotherProduct) {
+  for (int o : {3, 6}) {
+    const auto x = random_floats(24, 7), w = random_floats(6 * o, 8);
+    std::vector<float> want(4 * o);
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < o; ++j) {
+        double s = 0;
+        for (int l = 0; l < 6; ++l) s += double{x[i * 6 + l]} * w[j * 6 + l];
+        want[i * o + j] = static_cast<float>(s);
+      }
+    DeviceFloats dx(x), dw(w), y(want.size());
+    const float one = 1.f, zero = 0.f;
+    auto run = [&](cublasOperation_t op_w) {
+      return cublasGemmEx(handle, op_w, CUBLAS_OP_N, o, 4, 6, &one, dw.get(), CUDA_R_32F, 6, dx.get(),
+                          CUDA_R_32F, 6, &zero, y.get(), CUDA_R_32F, o, CUBLAS_COMPUTE_32F,
+                          CUBLAS_GEMM_DEFAULT);
+    };
+    auto max_diff = [&] {
+      double d = 0;
+      for (size_t i = 0; i < want.size(); ++i) d = std::max(d, std::abs(double{y[i]} - want[i]));
+      return d;
+    };
+    ASSERT_EQ(run(CUBLAS_OP_T), CUBLAS_STATUS_SUCCESS);
+    EXPECT_LT(max_diff(), 1e-6);
+    if (o < 6) {
+      EXPECT_EQ(run(CUBLAS_OP_N), CUBLAS_STATUS_EXECUTION_FAILED);
+    } else {
+      ASSERT_EQ(run(CUBLAS_OP_N), CUBLAS_STATUS_SUCCESS);
+      EXPECT_GT(max_diff(), 1e-2);
+    }
+  }
+}
+
 // ---- Rejections: the documented status, and nothing queued. ----
 
 class CublasRejects : public CublasDouble {
