@@ -21,13 +21,14 @@
 //   CUBLAS_STATUS_NOT_INITIALIZED: the handle never created or destroyed (*).
 //   CUBLAS_STATUS_INVALID_VALUE: m, n, k or batchCount < 0; transa or transb not N, T or C;
 //     lda < max(1, rows of A as stored), ldb < max(1, rows of B as stored), ldc < max(1, m);
-//     alpha or beta NULL; computeType or algo not an enumerant; C overlapping A or B (*);
+//     alpha or beta NULL; computeType or algo not an enumerant; C overlapping A or B, an operand
+//     overlapping the workspace set by cublasSetWorkspace (*);
 //     cublasSetWorkspace: a workspace not 256-byte aligned, or not device memory (*).
 //   CUBLAS_STATUS_NOT_SUPPORTED: an operand type other than CUDA_R_32F, a compute type that is not a
 //     float one.
 //   CUBLAS_STATUS_EXECUTION_FAILED: an operand's range (all batches) outside one cudaMalloc allocation:
-//     a host pointer, a buffer too short for its leading dimension or stride (*); the handle's stream
-//     destroyed (*).
+//     a host pointer, a buffer too short for its leading dimension or stride (*); the workspace set by
+//     cublasSetWorkspace no longer device memory (*); the handle's stream destroyed (*).
 // Every rejection prints one line on stderr saying why. Not implemented (valid in cuBLAS, never called by
 // biascka): other operand types, the _FAST_16F/_FAST_16BF/_EMULATED compute types, device pointer mode,
 // cublasSetMathMode; they are refused with CUBLAS_STATUS_NOT_SUPPORTED and a note saying so.
@@ -212,37 +213,49 @@ cublasStatus_t check_arguments(const char* api, cublasHandle_t handle, cublasOpe
   return CUBLAS_STATUS_SUCCESS;
 }
 
-// Operand ranges: inside device allocations, the output apart from the inputs.
-cublasStatus_t check_memory(const char* api, const Gemm& g) {
-  const Range rc = matrix_range(g.m, g.n, g.ldc, g.stride_c, g.batch);
-  if (!is_device_range(shifted(g.c, rc.lo), static_cast<size_t>(rc.hi - rc.lo))) {
-    reject_note(api, "C (all batches, ldc and strideC included) is not inside one device allocation");
-    return CUBLAS_STATUS_EXECUTION_FAILED;
-  }
-  if (g.alpha == 0.0 || g.k == 0) return CUBLAS_STATUS_SUCCESS;  // A and B are not read
-  const Range ra = g.ta ? matrix_range(g.k, g.m, g.lda, g.stride_a, g.batch)
-                        : matrix_range(g.m, g.k, g.lda, g.stride_a, g.batch);
-  const Range rb = g.tb ? matrix_range(g.n, g.k, g.ldb, g.stride_b, g.batch)
-                        : matrix_range(g.k, g.n, g.ldb, g.stride_b, g.batch);
-  const struct {
+// Operand ranges: inside device allocations, the output apart from the inputs, all of them apart from
+// the handle's workspace (cuBLAS may clobber it), which must still be device memory.
+cublasStatus_t check_memory(const char* api, const Gemm& g, const cublasContext& h) {
+  struct Operand {
     const char* name;
-    const void* p;
-    Range r;
-  } inputs[] = {{"A", g.a, ra}, {"B", g.b, rb}};
-  for (const auto& in : inputs) {
-    const void* lo = shifted(in.p, in.r.lo);
-    const size_t bytes = static_cast<size_t>(in.r.hi - in.r.lo);
-    if (!is_device_range(lo, bytes)) {
-      reject_note(api, std::string(in.name) +
-                           " (all batches, its leading dimension and stride included) is not "
-                           "inside one device allocation");
+    const void* lo;
+    size_t bytes;
+  };
+  std::vector<Operand> ops;
+  auto add = [&](const char* name, const void* p, Range r) {
+    ops.push_back({name, shifted(p, r.lo), static_cast<size_t>(r.hi - r.lo)});
+  };
+  add("C", g.c, matrix_range(g.m, g.n, g.ldc, g.stride_c, g.batch));
+  if (g.alpha != 0.0 && g.k > 0) {  // else A and B are not read
+    add("A", g.a,
+        g.ta ? matrix_range(g.k, g.m, g.lda, g.stride_a, g.batch)
+             : matrix_range(g.m, g.k, g.lda, g.stride_a, g.batch));
+    add("B", g.b,
+        g.tb ? matrix_range(g.n, g.k, g.ldb, g.stride_b, g.batch)
+             : matrix_range(g.k, g.n, g.ldb, g.stride_b, g.batch));
+  }
+  for (const Operand& o : ops)
+    if (!is_device_range(o.lo, o.bytes)) {
+      reject_note(api, std::string(o.name) +
+                           " (all batches, its leading dimension and stride included) is "
+                           "not inside one device allocation");
       return CUBLAS_STATUS_EXECUTION_FAILED;
     }
-    if (overlaps(lo, bytes, shifted(g.c, rc.lo), static_cast<size_t>(rc.hi - rc.lo))) {
-      reject_note(api, std::string("C overlaps ") + in.name + " (undefined on the GPU)");
+  for (size_t i = 1; i < ops.size(); ++i)
+    if (overlaps(ops[i].lo, ops[i].bytes, ops[0].lo, ops[0].bytes)) {
+      reject_note(api, std::string("C overlaps ") + ops[i].name + " (undefined on the GPU)");
       return CUBLAS_STATUS_INVALID_VALUE;
     }
+  if (h.workspace_bytes == 0) return CUBLAS_STATUS_SUCCESS;
+  if (!is_device_range(h.workspace, h.workspace_bytes)) {
+    reject_note(api, "the workspace given to cublasSetWorkspace is no longer device memory (freed?)");
+    return CUBLAS_STATUS_EXECUTION_FAILED;
   }
+  for (const Operand& o : ops)
+    if (overlaps(o.lo, o.bytes, h.workspace, h.workspace_bytes)) {
+      reject_note(api, std::string(o.name) + " overlaps the handle's workspace");
+      return CUBLAS_STATUS_INVALID_VALUE;
+    }
   return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -274,7 +287,7 @@ cublasStatus_t gemm(const char* api, cublasHandle_t handle, cublasOperation_t tr
                ldc,
                strideC,
                compute == CUBLAS_COMPUTE_32F_FAST_TF32};
-  s = check_memory(api, g);
+  s = check_memory(api, g, *handle);
   if (s != CUBLAS_STATUS_SUCCESS) return s;
   if (enqueue(
           handle->stream, [g] { run_gemm(g); }, api) != cudaSuccess) {

@@ -325,6 +325,21 @@ TEST_F(CublasRejects, WorkspacesThatAreMisalignedOrNotDevice) {
   EXPECT_EQ(cublasSetWorkspace(handle, nullptr, 0), CUBLAS_STATUS_SUCCESS);  // back to cuBLAS's own pool
 }
 
+// The workspace cuBLAS may clobber: no operand inside it, and it must outlive its use.
+TEST_F(CublasRejects, OperandsInTheWorkspaceOrAWorkspaceFreedBeforeUse) {
+  DeviceFloats ws(256);
+  ASSERT_EQ(cublasSetWorkspace(handle, ws.get(), ws.bytes()), CUBLAS_STATUS_SUCCESS);
+  expect(CUBLAS_STATUS_INVALID_VALUE, ok, a.get(), b.get(), ws.get() + 64);
+  expect(CUBLAS_STATUS_INVALID_VALUE, ok, ws.get(), b.get(), c.get());
+  expect(CUBLAS_STATUS_SUCCESS, ok, a.get(), b.get(), c.get());
+  auto* freed = new DeviceFloats(256);
+  ASSERT_EQ(cublasSetWorkspace(handle, freed->get(), freed->bytes()), CUBLAS_STATUS_SUCCESS);
+  delete freed;
+  expect(CUBLAS_STATUS_EXECUTION_FAILED, ok, a.get(), b.get(), c.get());
+  ASSERT_EQ(cublasSetStream(handle, nullptr), CUBLAS_STATUS_SUCCESS);  // drops the workspace, as documented
+  expect(CUBLAS_STATUS_SUCCESS, ok, a.get(), b.get(), c.get());
+}
+
 // ---- Stream order and the rest of the API. ----
 
 // The call queues the product on the handle's stream; the scalars are read at the call; the handle may go
