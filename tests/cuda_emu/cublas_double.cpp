@@ -56,10 +56,7 @@ struct cublasContext {
 namespace cuda_emu {
 namespace {
 
-Registry<cublasContext>& handles() {
-  static Registry<cublasContext> registry;
-  return registry;
-}
+Registry<cublasContext>& handles() { return registry<cublasContext>(); }
 
 // One (batched) product, everything the queued work needs, by value.
 struct Gemm {

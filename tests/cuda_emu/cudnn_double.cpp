@@ -114,22 +114,10 @@ struct cudnnConvolutionStruct {
 namespace cuda_emu {
 namespace {
 
-Registry<cudnnContext>& handles() {
-  static Registry<cudnnContext> r;
-  return r;
-}
-Registry<cudnnTensorStruct>& tensors() {
-  static Registry<cudnnTensorStruct> r;
-  return r;
-}
-Registry<cudnnFilterStruct>& filters() {
-  static Registry<cudnnFilterStruct> r;
-  return r;
-}
-Registry<cudnnConvolutionStruct>& convolutions() {
-  static Registry<cudnnConvolutionStruct> r;
-  return r;
-}
+Registry<cudnnContext>& handles() { return registry<cudnnContext>(); }
+Registry<cudnnTensorStruct>& tensors() { return registry<cudnnTensorStruct>(); }
+Registry<cudnnFilterStruct>& filters() { return registry<cudnnFilterStruct>(); }
+Registry<cudnnConvolutionStruct>& convolutions() { return registry<cudnnConvolutionStruct>(); }
 
 cudnnStatus_t bad(const char* api, const std::string& why) {
   reject_note(api, why);

@@ -46,6 +46,13 @@ class Registry {
   std::unordered_set<T*> live_;
 };
 
+// The one registry of objects of type T; never destroyed, so usable from static destructors.
+template <class T>
+Registry<T>& registry() {
+  static auto* r = new Registry<T>();
+  return *r;
+}
+
 // out = alpha * acc + beta * out, rounded to float once. beta == 0 does not read `out` (cuBLAS and cuDNN
 // both document that the output need not hold valid numbers then: NaN garbage must not leak).
 inline void blend(float* out, double acc, double alpha, double beta) {
