@@ -18,6 +18,7 @@ export SHARDS=$1
 shift
 : "${DATA_ROOT:?set DATA_ROOT to the folder holding cmnist/, cifar10c/, bffhq/}"
 : "${OUT:?set OUT to the output folder}"
+command -v sbatch >/dev/null || { echo "biascka: error: sbatch: not found (run this on a Slurm login node)" >&2 && exit 1; }
 repo=$(cd "$(dirname "$0")/.." && pwd)
 DATA_ROOT=$(realpath -m "$DATA_ROOT")  # the jobs may start in another folder
 OUT=$(realpath -m "$OUT")

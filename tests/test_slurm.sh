@@ -7,6 +7,8 @@
 #   - every task and the merge job end COMPLETED; the merged table.json and every CKA file (cka.csv,
 #     cka.npy, cka.png; cka.json up to the output folder it names) are byte-identical to a
 #     single-process run of the same grid;
+#   - without DEVICE, slurm-reproduce.sh picks cuda for a task given a GPU (the cluster's pretend one) and
+#     cpu otherwise;
 #   - the requeued task ran twice, its first attempt saved and stopped on Slurm's SIGTERM ("reproduce
 #     interrupted"), and the run it had finished before the requeue was not redone;
 #   - no process of the cluster is left once it is stopped (the test fails otherwise).
@@ -24,6 +26,7 @@ if [ -n "$missing" ]; then
   exit 77
 fi
 
+unset DEVICE SHARDS MERGE_SBATCH_ARGS BIASCKA_REPRODUCE_ARGS  # the scripts' settings come from this test only
 started=$SECONDS
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/biascka-slurm.XXXXXX")
 out=$tmp/out
@@ -90,6 +93,7 @@ echo "requeued task ${array}_0 after $((SECONDS - started)) s"
 
 jobs_left() { [ -n "$(squeue -h -j "$array,$merge" 2>/dev/null)" ]; }
 no_jobs_left() { ! jobs_left; }
+no_jobs_left_at_all() { [ -z "$(squeue -h 2>/dev/null)" ]; }
 wait_until 400 "the array and the merge job to finish" no_jobs_left
 echo "array and merge done after $((SECONDS - started)) s"
 
@@ -103,6 +107,19 @@ grep -q 'restart 0' "$log0" && grep -q 'restart 1' "$log0" || fail "task 0 did n
 grep -q 'reproduce interrupted' "$log0" || fail "task 0 did not stop gracefully on Slurm's SIGTERM"
 [ "$(stat -c '%i %Y' "$first/summary.json" "$first/cka/cka.npy")" = "$finished_before" ] ||
   fail "the requeued task redid a run it had finished"
+
+# The default device: submitted by hand without DEVICE, with and without a GPU. An empty data root makes
+# each task stop right after it has chosen (and logged) its device.
+for gpu in yes no; do
+  gres=()
+  [ $gpu = yes ] && gres=(--gres=gpu:1)
+  DATA_ROOT=$tmp/empty OUT=$tmp/detect BIASCKA=$biascka sbatch -Q --array=0 "${gres[@]}" --cpus-per-task=1 \
+    --mem=256M --time=5 --output="$out/logs/device-gpu-$gpu.log" "$repo/scripts/slurm-reproduce.sh" ||
+    fail "sbatch scripts/slurm-reproduce.sh failed"
+done
+wait_until 120 "the device jobs to finish" no_jobs_left_at_all
+grep -q 'device cuda' "$out/logs/device-gpu-yes.log" || fail "a task given a GPU did not choose cuda"
+grep -q 'device cpu' "$out/logs/device-gpu-no.log" || fail "a task without a GPU did not choose cpu"
 
 wait "$reference_pid" || fail "the single-process run failed"
 reference_pid=""

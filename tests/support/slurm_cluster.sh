@@ -1,6 +1,7 @@
 # A private single-node Slurm cluster for tests (sourced by tests/test_slurm.sh): its own munged, slurmctld
 # and slurmd, configured by a generated slurm.conf whose state, spool, logs, sockets and munge key all live
-# under one folder, listening on free localhost ports. Nothing under /etc or /run is read or written.
+# under one folder, listening on free localhost ports. Nothing under /etc or /run is read or written. The
+# node has the machine's CPUs, half its memory and one pretend GPU (gres.conf below).
 #
 #   slurm_cluster_missing             prints what is not installed ("" when the cluster can run)
 #   slurm_cluster_start DIR           starts the daemons, exports SLURM_CONF, waits until the node is idle
@@ -75,10 +76,14 @@ MinJobAge=300
 SlurmctldTimeout=30
 SlurmdTimeout=30
 SchedulerParameters=sched_interval=2
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
   : >"$dir/plugstack.conf"
+  # One pretend GPU (/dev/null): a job that asks for --gres=gpu:1 gets the variables Slurm sets for a GPU
+  # (SLURM_JOB_GPUS, SLURM_GPUS_ON_NODE, CUDA_VISIBLE_DEVICES) but no device.
+  echo "NodeName=localhost Name=gpu File=/dev/null" >"$dir/gres.conf"
 }
 
 # Runs a daemon in the background under `timeout` (its own process group), tagged, logging to log/NAME.out.
