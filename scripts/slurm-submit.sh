@@ -3,8 +3,10 @@
 # task I runs slice I/SHARDS of the grid into OUT/shardI) and a merge job that starts when every task has
 # succeeded and writes OUT/merged (table.md, table.csv, table.json, figure1.png, curves.png, report.md).
 #
-#   GPU partition: DATA_ROOT=/data/disent OUT=/scratch/repro scripts/slurm-submit.sh 8 --partition=gpu --gres=gpu:1
-#   CPU partition: DATA_ROOT=/data/disent OUT=/scratch/repro scripts/slurm-submit.sh 8 --partition=cpu --cpus-per-task=16
+#   GPU partition: DATA_ROOT=/data/disent OUT=/scratch/repro \
+#                    scripts/slurm-submit.sh 8 --partition=gpu --gres=gpu:1 --cpus-per-task=8
+#   CPU partition: DATA_ROOT=/data/disent OUT=/scratch/repro \
+#                    scripts/slurm-submit.sh 8 --partition=cpu --cpus-per-task=16
 #
 # The options after SHARDS go to sbatch for the array tasks (they override the #SBATCH lines of
 # slurm-reproduce.sh); MERGE_SBATCH_ARGS for the merge job (one CPU, no GPU, e.g. "--partition=cpu"). The
@@ -18,13 +20,16 @@ export SHARDS=$1
 shift
 : "${DATA_ROOT:?set DATA_ROOT to the folder holding cmnist/, cifar10c/, bffhq/}"
 : "${OUT:?set OUT to the output folder}"
-command -v sbatch >/dev/null || { echo "biascka: error: sbatch: not found (run this on a Slurm login node)" >&2 && exit 1; }
+if ! command -v sbatch >/dev/null; then
+  echo "biascka: error: sbatch: not found (run this on a login node)" >&2
+  exit 1
+fi
 repo=$(cd "$(dirname "$0")/.." && pwd)
 DATA_ROOT=$(realpath -m "$DATA_ROOT")  # the jobs may start in another folder
 OUT=$(realpath -m "$OUT")
 BIASCKA=$(realpath -m "${BIASCKA:-$repo/build/bin/biascka}")
 export DATA_ROOT OUT BIASCKA
-[ -x "$BIASCKA" ] || { echo "biascka: error: $BIASCKA: not built (run scripts/test or cmake --build build)" >&2 && exit 1; }
+[ -x "$BIASCKA" ] || { echo "biascka: error: $BIASCKA: not built (cmake --build build)" >&2 && exit 1; }
 mkdir -p "$OUT/logs"
 
 array=$(sbatch --parsable --array="0-$((SHARDS - 1))" --output="$OUT/logs/reproduce-%A_%a.log" "$@" \

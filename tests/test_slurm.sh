@@ -19,9 +19,9 @@ tiny_grid_tool=$2
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/tests/support/slurm_cluster.sh"
 
-missing=$(slurm_cluster_missing)
-if [ -n "$missing" ]; then
-  echo "SKIP: Slurm is not installed here (missing: $missing); Debian's slurm-wlm and munge packages" \
+absent=$(slurm_cluster_missing)
+if [ -n "$absent" ]; then
+  echo "SKIP: Slurm is not installed here (missing: $absent); Debian's slurm-wlm and munge packages" \
     "provide it, and scripts/setup-deps installs them"
   exit 77
 fi
@@ -54,10 +54,11 @@ fail() {
 }
 
 wait_until() {  # SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.05 s
-  local deadline=$((SECONDS + $1)) what=$2
+  local limit=$1 what=$2
+  local deadline=$((SECONDS + limit))
   shift 2
   until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after $1 s waiting for $what"
+    ((SECONDS < deadline)) || fail "timed out after $limit s waiting for $what"
     sleep 0.05
   done
 }
@@ -65,8 +66,8 @@ wait_until() {  # SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.05 s
 # The grid, and the single-process run it must match (in the background, one thread like each task).
 flags=$("$tiny_grid_tool" "$tmp/data") || fail "tiny_grid_tool could not build the tiny dataset"
 read -r -a grid <<<"$flags"
-OMP_NUM_THREADS=1 "$biascka" reproduce --data-root "$tmp/data" --out "$tmp/reference" --workers 1 "${grid[@]}" \
-  --quiet >"$tmp/reference.log" 2>&1 &
+OMP_NUM_THREADS=1 "$biascka" reproduce --data-root "$tmp/data" --out "$tmp/reference" --workers 1 \
+  "${grid[@]}" --quiet >"$tmp/reference.log" 2>&1 &
 reference_pid=$!
 
 slurm_cluster_start "$tmp/cluster" || fail "the private Slurm cluster did not start"
@@ -78,7 +79,7 @@ submitted=$(DATA_ROOT=$tmp/data OUT=$out DEVICE=cpu BIASCKA=$biascka BIASCKA_REP
 echo "$submitted"
 array=$(sed -n 's/^array job \([0-9]*\) .*/\1/p' <<<"$submitted")
 merge=$(sed -n 's/.*merge job \([0-9]*\);.*/\1/p' <<<"$submitted")
-[ -n "$array" ] && [ -n "$merge" ] || fail "no job ids in the output of scripts/slurm-submit.sh"
+if [ -z "$array" ] || [ -z "$merge" ]; then fail "no job ids in the output of scripts/slurm-submit.sh"; fi
 
 # Requeue task 0 (grid indices 0 and 3: cmnist/sce/seed0, then cmnist/nll/seed1) while it trains its
 # second run's first epoch: its first run is finished by then, with its CKA.
@@ -99,11 +100,13 @@ echo "array and merge done after $((SECONDS - started)) s"
 
 states=$(scontrol -o show job "$array"; scontrol -o show job "$merge")
 [ "$(grep -c 'JobState=COMPLETED .*ExitCode=0:0' <<<"$states")" = 4 ] ||
-  fail "not every job completed:"$'\n'"$(grep -o 'JobId=[0-9]* .*JobState=[A-Z_]*\|ExitCode=[0-9:]*' <<<"$states")"
+  fail "not every job completed:"$'\n'"$(grep -o '\<JobId=[0-9]*\|JobState=[A-Z_]*' <<<"$states")"
 
 log0=$(ls "$out"/logs/reproduce-"${array}"_0.log) || fail "task 0 left no log"
 grep -E 'biascka-reproduce:|interrupted|CANCELLED' "$log0"
-grep -q 'restart 0' "$log0" && grep -q 'restart 1' "$log0" || fail "task 0 did not run twice (restart 0, restart 1)"
+if ! grep -q 'restart 0' "$log0" || ! grep -q 'restart 1' "$log0"; then
+  fail "task 0 did not run twice (restart 0, then restart 1)"
+fi
 grep -q 'reproduce interrupted' "$log0" || fail "task 0 did not stop gracefully on Slurm's SIGTERM"
 [ "$(stat -c '%i %Y' "$first/summary.json" "$first/cka/cka.npy")" = "$finished_before" ] ||
   fail "the requeued task redid a run it had finished"
@@ -123,21 +126,22 @@ grep -q 'device cpu' "$out/logs/device-gpu-no.log" || fail "a task without a GPU
 
 wait "$reference_pid" || fail "the single-process run failed"
 reference_pid=""
-cmp "$out/merged/table.json" "$tmp/reference/table.json" || fail "merged table.json differs from one process's"
+cmp "$out/merged/table.json" "$tmp/reference/table.json" ||
+  fail "the merged table.json differs from the single-process run's"
 compared=0
 for ref in "$tmp"/reference/runs/*/*/seed*/cka/cka.{csv,npy,png,json}; do
   rel=${ref#"$tmp"/reference/}
   shard=$(ls -d "$out"/shard*/"$rel" 2>/dev/null)
-  [ "$(wc -l <<<"$shard")" = 1 ] && [ -f "$shard" ] || fail "$rel: not in exactly one shard"
+  if [ "$(wc -l <<<"$shard")" != 1 ] || [ ! -f "$shard" ]; then fail "$rel: not in exactly one shard"; fi
   if [[ $rel == *.json ]]; then  # names its checkpoint: equal up to the output folder
     diff <(sed "s|${shard%"$rel"}|OUT/|g" "$shard") <(sed "s|$tmp/reference/|OUT/|g" "$ref") >&2 ||
-      fail "$rel differs from one process's"
+      fail "$rel differs from the single-process run's"
   else
-    cmp "$shard" "$ref" || fail "$rel differs from one process's"
+    cmp "$shard" "$ref" || fail "$rel differs from the single-process run's"
   fi
   compared=$((compared + 1))
 done
-[ "$compared" = 8 ] || fail "compared $compared CKA files, expected 8 (cka.csv, .npy, .png, .json of two objectives)"
+[ "$compared" = 8 ] || fail "compared $compared CKA files, expected 8 (cka.csv, npy, png, json; 2 objectives)"
 
 echo "PASS: Slurm array + requeue + merge equal one process (table.json, $compared CKA files)," \
   "$((SECONDS - started)) s"

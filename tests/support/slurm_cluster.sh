@@ -1,6 +1,7 @@
+# shellcheck shell=bash
 # A private single-node Slurm cluster for tests (sourced by tests/test_slurm.sh): its own munged, slurmctld
 # and slurmd, configured by a generated slurm.conf whose state, spool, logs, sockets and munge key all live
-# under one folder, listening on free localhost ports. Nothing under /etc or /run is read or written. The
+# under one folder, listening on free localhost ports; nothing of /etc/slurm, /etc/munge or /run is used. The
 # node has the machine's CPUs, half its memory and one pretend GPU (gres.conf below).
 #
 #   slurm_cluster_missing             prints what is not installed ("" when the cluster can run)
@@ -9,7 +10,8 @@
 #
 # Every process the cluster starts (daemons, slurmstepd, the jobs themselves) carries
 # BIASCKA_SLURM_CLUSTER=DIR in its environment, which is how slurm_cluster_stop finds survivors. Each daemon
-# also runs under `timeout`, so even a test killed with SIGKILL leaves nothing behind for long.
+# also runs under `timeout`, so even a test killed with SIGKILL leaves no daemon behind for long (a job's
+# slurmstepd, detached from slurmd, then ends with the job, at the latest at its --time limit).
 
 SLURM_CLUSTER_DIR=""
 SLURM_CLUSTER_PGIDS=()
