@@ -7,28 +7,14 @@
 #include "engine/io/atomic_file.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
+#include "tests/support/tiny_grid.h"
 #include "workflows/reproduce.h"
 
 namespace biascka {
 namespace {
 
 namespace fs = std::filesystem;
-
-workflows::ReproduceOptions tiny_grid(const std::string& root, const std::string& out) {
-  workflows::ReproduceOptions o;
-  o.data_root = root;
-  o.out = out;
-  o.datasets = {"cmnist", "cifar10c"};  // cifar10c is absent: reported and skipped
-  o.losses = "sce,nll";
-  o.seeds = 2;
-  o.epochs = 2;
-  o.batch = 32;
-  o.workers = 1;
-  o.cka_batch = 20;
-  o.cka_layers = "layer4.*";
-  o.progress = workflows::ProgressMode::Quiet;
-  return o;
-}
+using test::tiny_grid;
 
 nlohmann::json tables(const std::string& out) {
   return nlohmann::json::parse(read_file(out + "/table.json"));

@@ -1,8 +1,14 @@
 // The training workflow on a tiny dataset: outputs, bit-for-bit determinism on the CPU, exact resume after
-// an interruption mid-epoch, a finished run left alone, no silent overwrite, and divergence stopping the run.
+// an interruption mid-epoch, SIGTERM stopping like Ctrl-C, a finished run left alone, no silent overwrite,
+// and divergence stopping the run.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
@@ -111,6 +117,26 @@ TEST_F(Train, ResumeAfterAnInterruptionIsExact) {
   EXPECT_EQ(metrics(dir + "/straight"), metrics(dir + "/stopped"));
   expect_same_weights(dir + "/straight/best.safetensors", dir + "/stopped/best.safetensors");
   expect_same_weights(dir + "/straight/last.safetensors", dir + "/stopped/last.safetensors");
+}
+
+// Slurm (like most schedulers) sends SIGTERM before it kills a preempted or requeued job: train treats it as
+// Ctrl-C, saving a mid-epoch checkpoint at the next step and returning "interrupted" instead of dying.
+TEST_F(Train, SigtermSavesAndStopsLikeCtrlC) {
+  const std::string run = test::temp_dir("train_sigterm") + "/run";
+  TrainOptions o = tiny_options(*data_, run);
+  o.epochs = o.patience = 1000;  // minutes of training: the signal surely comes first
+  std::thread signaller([&] {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!fs::exists(run + "/settings.json") && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (fs::exists(run + "/settings.json")) kill(getpid(), SIGTERM);
+  });
+  const auto r = workflows::train(o);
+  signaller.join();
+  EXPECT_EQ(r.status, "interrupted");
+  EXPECT_TRUE(workflows::interrupt_requested());
+  EXPECT_TRUE(fs::exists(run + "/last.safetensors"));
+  EXPECT_FALSE(fs::exists(run + "/summary.json"));
 }
 
 TEST_F(Train, FinishedRunsAreLeftAloneAndNeverOverwritten) {

@@ -120,6 +120,7 @@ bool run_one(const GridRun& r, const ReproduceOptions& o) {
       if (!finished(r.run_dir)) throw;
       note(ProgressMode::Auto, std::string("warning: ") + e.what());
     }
+    if (interrupt_requested()) return false;  // the signal came after the last step: the run is finished
   }
   if (r.seed == 0 && !has_cka(r)) run_cka(r, o);
   return true;
@@ -135,57 +136,27 @@ std::string self_exe() {
 
 // The worker command for one grid index on one GPU: this program, the same grid, --only.
 std::vector<std::string> worker_args(const ReproduceOptions& o, int index, int gpu) {
-  std::ostringstream pct;
-  pct << o.pct;
-  std::string datasets;
-  for (const auto& d : o.datasets) datasets += (datasets.empty() ? "" : ",") + d;
   std::vector<std::string> a = {o.worker_exe.empty() ? self_exe() : o.worker_exe,
                                 "reproduce",
                                 "--data-root",
                                 o.data_root,
                                 "--out",
-                                o.out,
-                                "--datasets",
-                                datasets,
-                                "--pct",
-                                pct.str(),
-                                "--losses",
-                                o.losses,
-                                "--seeds",
-                                std::to_string(o.seeds),
-                                "--epochs",
-                                std::to_string(o.epochs),
-                                "--patience",
-                                std::to_string(o.patience),
-                                "--batch",
-                                std::to_string(o.batch),
-                                "--max-train",
-                                std::to_string(o.max_train),
-                                "--max-eval",
-                                std::to_string(o.max_eval),
-                                "--cka-batch",
-                                std::to_string(o.cka_batch),
-                                "--cka-samples",
-                                std::to_string(o.cka_samples),
-                                "--cka-layers",
-                                o.cka_layers,
-                                "--device",
-                                gpu >= 0 ? "cuda:" + std::to_string(gpu) : "cpu",
-                                "--only",
-                                std::to_string(index),
-                                "--workers",
-                                std::to_string(o.workers),
-                                "--quiet"};
-  if (o.no_tf32) a.push_back("--no-tf32");
+                                o.out};
+  const std::vector<std::string> grid = grid_flags(o);
+  a.insert(a.end(), grid.begin(), grid.end());
+  a.insert(a.end(), {"--device", gpu >= 0 ? "cuda:" + std::to_string(gpu) : "cpu", "--only",
+                     std::to_string(index), "--workers", std::to_string(o.workers), "--quiet"});
   return a;
 }
 
 std::atomic<bool> g_stop{false};
-extern "C" void on_parent_sigint(int) { g_stop = true; }
+extern "C" void on_parent_interrupt(int) { g_stop = true; }
 
-// --gpus: one worker process per GPU at a time, each logging to its run folder's worker.log.
+// --gpus: one worker process per GPU at a time, each logging to its run folder's worker.log. Ctrl-C or
+// SIGTERM (which reach the workers too) starts no new worker and waits for the running ones to save.
 int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
-  void (*previous)(int) = std::signal(SIGINT, on_parent_sigint);
+  void (*previous_int)(int) = std::signal(SIGINT, on_parent_interrupt);
+  void (*previous_term)(int) = std::signal(SIGTERM, on_parent_interrupt);
   std::vector<int> free_gpus(o.gpus.rbegin(), o.gpus.rend());
   std::map<pid_t, std::pair<int, const GridRun*>> running;
   size_t next = 0;
@@ -232,7 +203,8 @@ int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
                                    "); see " + run->run_dir + "/worker.log");
     }
   }
-  std::signal(SIGINT, previous);
+  std::signal(SIGINT, previous_int);
+  std::signal(SIGTERM, previous_term);
   if (g_stop) return 130;
   BIASCKA_CHECK(failures == 0, failures,
                 " run(s) failed; their worker.log files say why (run the command again to retry)");
@@ -252,6 +224,27 @@ void ReproduceOptions::apply_quick() {
   max_eval = 2000;
   cka_batch = 250;
   cka_samples = 1000;
+}
+
+std::vector<std::string> grid_flags(const ReproduceOptions& o) {
+  std::ostringstream pct;
+  pct << o.pct;
+  std::string datasets;
+  for (const auto& d : o.datasets) datasets += (datasets.empty() ? "" : ",") + d;
+  std::vector<std::string> f = {"--datasets",    datasets,
+                                "--pct",         pct.str(),
+                                "--losses",      o.losses,
+                                "--seeds",       std::to_string(o.seeds),
+                                "--epochs",      std::to_string(o.epochs),
+                                "--patience",    std::to_string(o.patience),
+                                "--batch",       std::to_string(o.batch),
+                                "--max-train",   std::to_string(o.max_train),
+                                "--max-eval",    std::to_string(o.max_eval),
+                                "--cka-batch",   std::to_string(o.cka_batch),
+                                "--cka-samples", std::to_string(o.cka_samples),
+                                "--cka-layers",  o.cka_layers};
+  if (o.no_tf32) f.push_back("--no-tf32");
+  return f;
 }
 
 std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::string>* missing) {

@@ -45,12 +45,17 @@ struct GridRun {
   int index = 0;  // position in the whole grid (shards slice on it)
 };
 
+// The options that define the grid and its training protocol, as `biascka reproduce` flags (--datasets …
+// --cka-layers, --no-tf32; not where it runs: data root, output, device, shard, workers). A --gpus worker,
+// a cluster task or a test passes them to run exactly this grid.
+std::vector<std::string> grid_flags(const ReproduceOptions& o);
+
 // The grid in order (datasets, then objectives, then seeds), restricted to this shard. Datasets missing
 // under the data root are left out and reported in `missing`.
 std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::string>* missing);
 
 // Runs (or resumes) every run of the shard, then writes the outputs from every finished run under OUT.
-// Returns 0, or 130 when interrupted (Ctrl-C), after which running the same command again continues.
+// Returns 0, or 130 when interrupted (Ctrl-C, SIGTERM), after which running the same command again continues.
 int reproduce(const ReproduceOptions& o);
 
 // Tables, figures and report from the runs under each of `dirs` (shards), written into `out`.

@@ -29,16 +29,23 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) {
+extern "C" void on_interrupt(int sig) {
   g_interrupted = true;
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+  std::signal(sig, SIG_DFL);  // a second Ctrl-C (or SIGTERM) kills at once
 }
 
-// Installs the Ctrl-C handler for the scope of a run.
-struct SigintScope {
-  void (*previous)(int);
-  SigintScope() : previous(std::signal(SIGINT, on_sigint)) { g_interrupted = false; }
-  ~SigintScope() { std::signal(SIGINT, previous); }
+// Installs the interrupt handler for the scope of a run: Ctrl-C, and SIGTERM, which is how Slurm (and most
+// schedulers) announce preemption, a requeue or the time limit before they kill.
+struct InterruptScope {
+  void (*previous_int)(int), (*previous_term)(int);
+  InterruptScope()
+      : previous_int(std::signal(SIGINT, on_interrupt)), previous_term(std::signal(SIGTERM, on_interrupt)) {
+    g_interrupted = false;
+  }
+  ~InterruptScope() {
+    std::signal(SIGINT, previous_int);
+    std::signal(SIGTERM, previous_term);
+  }
 };
 
 std::string pct(double v) {
@@ -156,6 +163,7 @@ TrainOptions TrainOptions::from_json(const nlohmann::json& j) {
 }
 
 TrainResult train(const TrainOptions& given, bool resume) {
+  InterruptScope interrupt_scope;  // from the start: a signal while settings.json exists is never lost
   TrainOptions o = given;
   const std::string run = o.out;
   BIASCKA_CHECK(!run.empty(), "train: --out RUN is required");
@@ -235,7 +243,6 @@ TrainResult train(const TrainOptions& given, bool resume) {
   }
   std::vector<nlohmann::json> metrics = read_metrics(metrics_path, state.epoch);
   const Metadata meta = {{"loss", o.loss}, {"settings", o.to_json().dump()}, {"biascka", "0.1.0"}};
-  SigintScope sigint;
 
   auto save_last = [&] {
     state.dropout_offset = model.dropout_offset();

@@ -51,8 +51,9 @@ struct TrainResult {
 // status "diverged"; best.safetensors is kept).
 TrainResult train(const TrainOptions& o, bool resume = false);
 
-// Set by SIGINT while train() runs: the current step finishes, last.safetensors is written, train returns
-// "interrupted".
+// Set by SIGINT or SIGTERM while train() runs: the current step finishes, last.safetensors is written,
+// train returns "interrupted". A signal during the last epoch's evaluation lets the run finish and stays
+// set after train() returns, so callers running several trainings stop before the next one.
 bool interrupt_requested();
 
 }  // namespace biascka::workflows
