@@ -1,11 +1,13 @@
 // Image decoding and encoding: PNG round trips, resizing, and errors that name the file.
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 
 #include "data/image_io.h"
 #include "tests/support/address_space_limit.h"
@@ -229,6 +231,44 @@ TEST(DataImageIo, JpegDecodesCloseToTheOriginal) {
         err += std::abs(img.pixels[i * 3 + c] - src[i * components + c % components]);
     EXPECT_LT(err / (w * h * 3), 3.0) << components << " components";
   }
+}
+
+// A progressive JPEG holds the same coefficients as the baseline one of the same quality (only their order
+// in the file differs), so both decode to the same pixels. Adobe CMYK JPEGs (inverted values, as libjpeg
+// writes them from JCS_CMYK input too) become R = C * K / 255, G = M * K / 255, B = Y * K / 255, as
+// stb_image made them.
+TEST(DataImageIo, ProgressiveAndCmykJpegs) {
+  const int w = 24, h = 16;
+  std::vector<uint8_t> rgb(w * h * 3), cmyk(w * h * 4);
+  for (int i = 0; i < w * h; ++i) {
+    for (int c = 0; c < 3; ++c) rgb[i * 3 + c] = static_cast<uint8_t>(100 + 60 * std::sin(0.1 * i + c));
+    const uint8_t k[4] = {200, 150, 100, 180};
+    std::copy(k, k + 4, &cmyk[i * 4]);
+  }
+  const data::Image progressive =
+      data::decode_image_bytes(test::libjpeg_file(w, h, JCS_RGB, 3, rgb.data(), 80, true), "p.jpg");
+  const data::Image baseline =
+      data::decode_image_bytes(test::libjpeg_file(w, h, JCS_RGB, 3, rgb.data(), 80, false), "b.jpg");
+  EXPECT_EQ(progressive.pixels, baseline.pixels);
+  const data::Image c =
+      data::decode_image_bytes(test::libjpeg_file(w, h, JCS_CMYK, 4, cmyk.data(), 95), "c.jpg");
+  ASSERT_EQ(c.pixels.size(), size_t(w * h * 3));
+  const int expected[3] = {200 * 180 / 255, 150 * 180 / 255, 100 * 180 / 255};  // 141, 105, 70
+  for (int i = 0; i < w * h; ++i)
+    for (int ch = 0; ch < 3; ++ch) ASSERT_NEAR(c.pixels[i * 3 + ch], expected[ch], 2) << i << " " << ch;
+}
+
+// The fuzz seed corpus holds one valid file of every flavour the decoders read: each decodes.
+TEST(DataImageIo, EverySeedImageDecodes) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(std::string(BIASCKA_SOURCE_DIR) + "/tests/fuzz/corpus/image")) {
+    std::ifstream in(e.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const data::Image img = data::decode_image_bytes(bytes, e.path().string());
+    EXPECT_EQ(img.pixels.size(), size_t(img.width) * img.height * 3) << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 10);
 }
 
 // Issue 11: a JPEG whose Huffman table declares 512 codes (the format allows 256) drove stb_image's table
