@@ -30,7 +30,10 @@ class ByteReader {
 #ifdef BIASCKA_HAVE_ZLIB
     gz_ = gzopen(path.c_str(), "rb");
     BIASCKA_CHECK(gz_ != nullptr, path, ": cannot read (", std::strerror(errno), ")");
-    gzbuffer(gz_, 1 << 20);
+    // A large buffer for the real sets (tens of MB); no larger than the file for small ones.
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    gzbuffer(gz_, static_cast<unsigned>(ec ? 1u << 20 : std::clamp<uint64_t>(size, 1u << 13, 1u << 20)));
 #else
     BIASCKA_CHECK(!ends_with(path, ".gz"), path,
                   ": gzipped IDX file, but this build has no zlib (install zlib1g-dev "
@@ -97,10 +100,10 @@ uint32_t be32(const uint8_t* p) {
 }
 
 // Up to `claimed` bytes of the body. A gzip stream's real length is unknown until it is decompressed, so the
-// buffer grows with what actually arrives (a chunk, then doubling): a header claiming gigabytes over a short
-// stream costs a megabyte, not the claim.
+// buffer grows with what actually arrives (64 KiB, then doubling): a header claiming gigabytes over a short
+// stream costs 64 KiB, not the claim.
 std::vector<uint8_t> read_body(ByteReader& in, uint64_t claimed, bool size_known) {
-  constexpr uint64_t kChunk = uint64_t{1} << 20;
+  constexpr uint64_t kChunk = uint64_t{1} << 16;
   std::vector<uint8_t> data;
   while (data.size() < claimed) {
     const size_t have = data.size();

@@ -15,13 +15,16 @@
 
 namespace biascka::fuzz {
 
-// A file of this process for readers that take a path (they seek or gunzip); removed at exit.
+// The file of this process for readers that take a path (they seek or gunzip); removed at exit. One per
+// process: the suffix of the first call names it (each target uses one).
 inline std::string scratch_path(const std::string& suffix) {
   struct Scratch {
     std::string path;
     ~Scratch() { std::remove(path.c_str()); }
   };
-  static Scratch scratch{"/tmp/biascka-fuzz-" + std::to_string(::getpid()) + suffix};
+  // Memory-backed /dev/shm where there is one: thousands of writes a second stay off the disk.
+  static Scratch scratch{(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
+                         std::string("/biascka-fuzz-") + std::to_string(::getpid()) + suffix};
   return scratch.path;
 }
 
