@@ -258,6 +258,19 @@ TEST(DataImageIo, ProgressiveAndCmykJpegs) {
     for (int ch = 0; ch < 3; ++ch) ASSERT_NEAR(c.pixels[i * 3 + ch], expected[ch], 2) << i << " " << ch;
 }
 
+// Corrupt data that libjpeg would patch over (it warns and goes on) is an error: a file we train on must
+// decode to what its writer stored. Here: scan data cut short before an end-of-image marker (libjpeg warns
+// "premature end of data segment" and fills the rest of the image with grey).
+TEST(DataImageIo, JpegWarningsAreErrors) {
+  std::vector<uint8_t> px(32 * 32 * 3);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(i * 37 % 251);
+  const std::string jpeg = test::libjpeg_file(32, 32, JCS_RGB, 3, px.data(), 90);
+  ASSERT_EQ(jpeg.substr(jpeg.size() - 2), std::string("\xff\xd9", 2));
+  const std::string cut = jpeg.substr(0, jpeg.size() / 2) + std::string("\xff\xd9", 2);
+  expect_error([&] { data::decode_image_bytes(cut, "cut.jpg"); },
+               {"cut.jpg", "cannot decode (corrupt JPEG: "});
+}
+
 // The fuzz seed corpus holds one valid file of every flavour the decoders read: each decodes.
 TEST(DataImageIo, EverySeedImageDecodes) {
   int n = 0;
