@@ -66,6 +66,11 @@ endif()
 find_package(ZLIB QUIET)
 set(BIASCKA_HAVE_ZLIB ${ZLIB_FOUND})
 
+# --- libpng and libjpeg(-turbo): decoding untrusted PNG/JPEG files (data/image_decode_*.cpp) ---
+# Both are fuzzed continuously upstream and by Debian; stb_image is not meant for untrusted input.
+find_package(PNG REQUIRED)
+find_package(JPEG REQUIRED)
+
 # --- tests and benchmarks ---
 if(BIASCKA_BUILD_TESTS)
   find_package(GTest CONFIG QUIET)

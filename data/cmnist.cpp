@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -19,6 +20,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/parallel.h"
+#include "engine/parse.h"
 
 namespace biascka::data {
 namespace fs = std::filesystem;
@@ -90,7 +92,10 @@ Image colorize(const IdxSet& set, int64_t src, const std::array<uint8_t, 3>& col
   return img;
 }
 
-bool pid_alive(long pid) { return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool pid_alive(int64_t pid) {
+  return pid > 0 && pid <= std::numeric_limits<pid_t>::max() &&
+         (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 // Removes the temporary (.tmp-NAME-PID) and replaced (.old-NAME-PID) folders of `name` left by generators
 // that no longer run.
@@ -99,7 +104,7 @@ void remove_stale_temps(const fs::path& root, const std::string& name) {
   for (const auto& e : fs::directory_iterator(root, ec))
     for (const std::string& prefix : {".tmp-" + name + "-", ".old-" + name + "-"}) {
       const std::string f = e.path().filename().string();
-      if (f.starts_with(prefix) && !pid_alive(std::atol(f.c_str() + prefix.size())))
+      if (f.starts_with(prefix) && !pid_alive(try_parse_int64(f.substr(prefix.size())).value_or(0)))
         fs::remove_all(e.path(), ec);
     }
 }

@@ -2,8 +2,8 @@
 // The ten image corruptions of Corrupted CIFAR-10 (LfF's "Type0" set, from Hendrycks & Dietterich's
 // CIFAR-10-C), each at severity 1..5 with the published parameters of make_cifar_c.py, implemented
 // natively. Deviations from the Python original: ImageMagick's motion blur, OpenCV and scipy filters and
-// PIL's resize are re-implemented here (same definitions, not bit-identical); JPEG goes through
-// stb_image_write/stb_image instead of libjpeg; Frost uses a procedural ice texture because the six frost
+// PIL's resize are re-implemented here (same definitions, not bit-identical); JPEG is encoded by
+// stb_image_write instead of libjpeg (and decoded by libjpeg, as PIL does); Frost uses a procedural ice texture because the six frost
 // photographs Hendrycks crops from are not available (see corruption_frost.cpp).
 #include <cstdint>
 #include <string>

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <optional>
 
 #include "engine/error.h"
+#include "engine/parse.h"
 
 namespace biascka::data {
 namespace fs = std::filesystem;
@@ -30,13 +32,12 @@ bool is_image_file(const std::string& path) {
 
 namespace {
 
+// A label is a non-negative decimal integer (digits only: no sign, no spaces).
 bool parse_label(const std::string& s, int64_t& out) {
-  if (s.empty() || s.size() > 12) return false;
-  out = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    out = out * 10 + (c - '0');
-  }
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return false;
+  const std::optional<int64_t> v = try_parse_int64(s);
+  if (!v) return false;
+  out = *v;
   return true;
 }
 
@@ -70,6 +71,9 @@ Sample parse_sample_name(const std::string& path) {
   const bool ok = t != std::string::npos && t > 0 && parse_label(stem.substr(t + 1, b - t - 1), s.target) &&
                   parse_label(stem.substr(b + 1), s.bias);
   BIASCKA_CHECK(ok, path, ": file name without labels (expected {id}_{target}_{bias}.png, e.g. 123_4_4.png)");
+  // The number of classes is inferred from the labels, and the model's last layer sized by it.
+  BIASCKA_CHECK(s.target < kMaxClasses && s.bias < kMaxClasses, path, ": label ", std::max(s.target, s.bias),
+                " is implausible (at most ", kMaxClasses, " classes)");
   return s;
 }
 

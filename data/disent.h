@@ -24,8 +24,11 @@ struct Split {
   int64_t count_conflicting() const { return static_cast<int64_t>(samples.size()) - count_aligned(); }
 };
 
+// Labels are below this: the number of classes is inferred from them and sizes the model's last layer.
+constexpr int64_t kMaxClasses = 100000;
+
 // Parses "{id}_{target}_{bias}" from a file name (the extension is ignored). Throws naming `path` when the
-// name does not end in two non-negative integers.
+// name does not end in two non-negative integers below kMaxClasses.
 Sample parse_sample_name(const std::string& path);
 bool is_image_file(const std::string& path);  // .png .jpg .jpeg, any case
 

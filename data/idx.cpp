@@ -1,10 +1,14 @@
 #include "data/idx.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
+#include "engine/checked_size.h"
 #include "engine/error.h"
 
 #ifdef BIASCKA_HAVE_ZLIB
@@ -26,7 +30,10 @@ class ByteReader {
 #ifdef BIASCKA_HAVE_ZLIB
     gz_ = gzopen(path.c_str(), "rb");
     BIASCKA_CHECK(gz_ != nullptr, path, ": cannot read (", std::strerror(errno), ")");
-    gzbuffer(gz_, 1 << 20);
+    // A large buffer for the real sets (tens of MB); no larger than the file for small ones.
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    gzbuffer(gz_, static_cast<unsigned>(ec ? 1u << 20 : std::clamp<uint64_t>(size, 1u << 13, 1u << 20)));
 #else
     BIASCKA_CHECK(!ends_with(path, ".gz"), path,
                   ": gzipped IDX file, but this build has no zlib (install zlib1g-dev "
@@ -66,6 +73,19 @@ class ByteReader {
     return got;
   }
 
+  // The bytes left in a plain (not gzipped) regular file; nullopt for a gzip stream, whose size is known
+  // only once it is decompressed. Valid after the first read.
+  std::optional<uint64_t> plain_bytes_left(uint64_t consumed) const {
+#ifdef BIASCKA_HAVE_ZLIB
+    if (!gzdirect(gz_)) return std::nullopt;
+#endif
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path_, ec)) return std::nullopt;
+    const uint64_t size = std::filesystem::file_size(path_, ec);
+    if (ec || size < consumed) return std::nullopt;
+    return size - consumed;
+  }
+
  private:
   std::string path_;
 #ifdef BIASCKA_HAVE_ZLIB
@@ -78,6 +98,35 @@ class ByteReader {
 uint32_t be32(const uint8_t* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
+
+// Up to `claimed` bytes of the body. A gzip stream's real length is unknown until it is decompressed, so the
+// buffer grows with what actually arrives (64 KiB, then doubling): a header claiming gigabytes over a short
+// stream costs 64 KiB, not the claim.
+std::vector<uint8_t> read_body(ByteReader& in, uint64_t claimed, bool size_known) {
+  constexpr uint64_t kChunk = uint64_t{1} << 16;
+  std::vector<uint8_t> data;
+  while (data.size() < claimed) {
+    const size_t have = data.size();
+    const size_t want = static_cast<size_t>(
+        size_known ? claimed - have : std::min<uint64_t>(claimed - have, std::max<uint64_t>(kChunk, have)));
+    data.resize(have + want);
+    const size_t got = in.read(data.data() + have, want);
+    data.resize(have + got);
+    if (got < want) break;
+  }
+  return data;
+}
+
+// Bytes after the body (counted by reading on, without keeping them).
+uint64_t count_rest(ByteReader& in) {
+  uint8_t buf[1 << 14];
+  uint64_t n = 0;
+  for (size_t got; (got = in.read(buf, sizeof buf)) > 0;) n += got;
+  return n;
+}
+
+// Larger claims are corrupt headers (MNIST-style sets are tens of megabytes).
+constexpr uint64_t kMaxIdxBytes = uint64_t{1} << 36;
 
 }  // namespace
 
@@ -102,16 +151,21 @@ IdxArray read_idx(const std::string& path, int expected_ndim) {
   const size_t got_dims = in.read(dims, 4 * ndim);
   BIASCKA_CHECK(got_dims == 4u * ndim, path, ": truncated header (", got_dims, " of ", 4 * ndim,
                 " dimension bytes)");
-  int64_t total = 1;
-  for (int d = 0; d < ndim; ++d) {
-    out.dims.push_back(be32(dims + 4 * d));
-    total *= out.dims.back();
-    BIASCKA_CHECK(total <= (int64_t{1} << 36), path, ": implausible IDX dimensions (over 64 GiB of data)");
-  }
-  out.data.resize(static_cast<size_t>(total));
-  const size_t body = in.read(out.data.data(), out.data.size());
-  BIASCKA_CHECK(body == out.data.size(), path, ": truncated body (header promises ", total, " bytes, found ",
-                body, ")");
+  for (int d = 0; d < ndim; ++d) out.dims.push_back(be32(dims + 4 * d));
+  const uint64_t total = static_cast<uint64_t>(checked_numel(out.dims, path));
+  BIASCKA_CHECK(total <= kMaxIdxBytes, path, ": implausible IDX dimensions (", total,
+                " bytes of data, over the 64 GiB this reader accepts)");
+  // A plain file's size is compared with the claim before anything is allocated.
+  const std::optional<uint64_t> left = in.plain_bytes_left(4 + 4 * static_cast<uint64_t>(ndim));
+  if (left)
+    BIASCKA_CHECK(*left >= total, path, ": truncated body (header promises ", total, " bytes, found ", *left,
+                  ")");
+  out.data = read_body(in, total, left.has_value());
+  BIASCKA_CHECK(out.data.size() == total, path, ": truncated body (header promises ", total, " bytes, found ",
+                out.data.size(), ")");
+  const uint64_t rest = left ? *left - total : count_rest(in);
+  BIASCKA_CHECK(rest == 0, path, ": ", rest, " bytes after the ", total,
+                " the header promises (not the file its header describes)");
   return out;
 }
 

@@ -9,16 +9,15 @@
 #include <cstring>
 #include <fstream>
 
+#include "data/image_decode.h"
 #include "engine/error.h"
 
 #ifdef BIASCKA_HAVE_ZLIB
 #include <zlib.h>
 #endif
 
-// stb's implementations live in exactly one translation unit of the project: image decoding and resizing
-// here, PNG writing and the font in plot/canvas.cpp.
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG
+// stb's implementations live in exactly one translation unit of the project: resizing here, PNG writing
+// and the font in plot/canvas.cpp. Decoding is libpng's and libjpeg's (image_decode_*.cpp).
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -26,7 +25,6 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #endif
-#include <stb_image.h>
 #include <stb_image_resize.h>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
@@ -54,26 +52,30 @@ bool jpeg_complete(const std::string& b) {
 
 }  // namespace
 
-Image decode_image_bytes(const std::string& bytes, const std::string& name) {
+namespace detail {
+
+void check_dimensions(const char* format, uint64_t width, uint64_t height, int64_t max_pixels,
+                      const std::string& name) {
+  BIASCKA_CHECK(width > 0 && height > 0, name, ": cannot decode (", format, " of ", width, "x", height,
+                " pixels)");
+  // Both are below 2^32 in PNG and JPEG headers, so the product cannot overflow 64 bits.
+  BIASCKA_CHECK(width * height <= static_cast<uint64_t>(max_pixels), name, ": cannot decode (", format,
+                " of ", width, "x", height, " pixels: over the limit of ", max_pixels, ")");
+}
+
+}  // namespace detail
+
+Image decode_image_bytes(const std::string& bytes, const std::string& name, int64_t max_pixels) {
   BIASCKA_CHECK(!bytes.empty(), name, ": not an image (empty file)");
-  const bool png = is_png(bytes), jpeg = is_jpeg(bytes);
-  if (png && !png_complete(bytes)) fail(name, ": cannot decode (truncated PNG)");
-  if (jpeg && !jpeg_complete(bytes)) fail(name, ": cannot decode (truncated JPEG)");
-  int w = 0, h = 0, channels = 0;
-  stbi_uc* px = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
-                                      static_cast<int>(bytes.size()), &w, &h, &channels, 3);
-  if (px == nullptr) {
-    const char* why = stbi_failure_reason();
-    if (!png && !jpeg && why && std::strcmp(why, "Image not of any known type, or corrupt") == 0)
-      fail(name, ": not an image (unknown format; expected PNG or JPEG)");
-    fail(name, ": cannot decode (", why ? why : "unknown reason", ")");
+  if (is_png(bytes)) {
+    if (!png_complete(bytes)) fail(name, ": cannot decode (truncated PNG)");
+    return detail::decode_png(bytes, name, max_pixels);
   }
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.pixels.assign(px, px + static_cast<size_t>(w) * h * 3);
-  stbi_image_free(px);
-  return img;
+  if (is_jpeg(bytes)) {
+    if (!jpeg_complete(bytes)) fail(name, ": cannot decode (truncated JPEG)");
+    return detail::decode_jpeg(bytes, name, max_pixels);
+  }
+  fail(name, ": not an image (unknown format; expected PNG or JPEG)");
 }
 
 Image decode_image(const std::string& path) {

@@ -5,6 +5,7 @@
 
 #include "engine/allocator.h"
 #include "engine/error.h"
+#include "engine/parse.h"
 #ifdef BIASCKA_WITH_CUDA
 #include "engine/cuda/runtime.h"
 #endif
@@ -19,7 +20,7 @@ Device Device::parse(std::string_view s) {
   if (s.starts_with("cuda:")) {
     std::string rest(s.substr(5));
     if (!rest.empty() && rest.find_first_not_of("0123456789") == std::string::npos)
-      return cuda(std::stoi(rest));
+      return cuda(parse_int(rest, "device '" + std::string(s) + "'"));
   }
   fail("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }

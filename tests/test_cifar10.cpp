@@ -70,16 +70,7 @@ TEST(Cifar10, ReadsTrainAndTestFromFolderOrArchiveSubfolder) {
   EXPECT_EQ(test.labels[0], 7);
 }
 
-// Runs f and returns the error message ("" when nothing was thrown).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 TEST(Cifar10, ErrorsNameTheFile) {
   const std::string dir = test::temp_dir("cifar10_errors");

@@ -37,6 +37,15 @@ TEST(DataDisent, NamesWithoutLabelsFail) {
     expect_error([&] { data::parse_sample_name(name); }, {name, "file name without labels"});
 }
 
+// The number of classes is inferred from the labels and sizes the model's last layer: a file name cannot
+// ask for a trillion classes (it used to: labels of up to 12 digits were accepted).
+TEST(DataDisent, ImplausibleLabelsFail) {
+  expect_error([&] { data::parse_sample_name("dir/1_999999999999_0.png"); },
+               {"dir/1_999999999999_0.png", "label 999999999999 is implausible"});
+  expect_error([&] { data::parse_sample_name("dir/1_0_100000.png"); }, {"dir/1_0_100000.png", "implausible"});
+  EXPECT_EQ(data::parse_sample_name("dir/1_0_99999.png").bias, 99999);
+}
+
 TEST(DataDisent, ScansRecursivelySortedAndInfersClasses) {
   const std::string dir = test::temp_dir("data_disent_scan");
   touch_png(dir + "/2/10_2_2.png");

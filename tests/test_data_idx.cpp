@@ -3,7 +3,12 @@
 #include <fstream>
 
 #include "data/idx.h"
+#include "tests/support/address_space_limit.h"
 #include "tests/test_data_fixtures.h"
+
+#ifdef BIASCKA_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 namespace biascka {
 namespace {
@@ -99,6 +104,66 @@ TEST(DataIdx, CountMismatchAndMissingFiles) {
   expect_error([&] { data::read_idx_set(dir, false); },
                {dir, "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte.gz"});
   expect_error([&] { data::read_idx_set(dir + "/nope", true); }, {dir + "/nope", "not found"});
+}
+
+// The bytes of an IDX file whose header claims `dims` (whatever the body holds).
+std::string idx_bytes(const std::vector<uint32_t>& dims, const std::string& body) {
+  std::string bytes = {0, 0, 0x08, static_cast<char>(dims.size())};
+  for (uint32_t d : dims)
+    for (int s = 24; s >= 0; s -= 8) bytes += static_cast<char>((d >> s) & 0xFF);
+  return bytes + body;
+}
+
+void write_plain_and_gz(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+#ifdef BIASCKA_HAVE_ZLIB
+  gzFile gz = gzopen((path + ".gz").c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  ASSERT_EQ(gzwrite(gz, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(gz), Z_OK);
+#endif
+}
+
+std::vector<std::string> plain_and_gz(const std::string& path) {
+#ifdef BIASCKA_HAVE_ZLIB
+  return {path, path + ".gz"};
+#else
+  return {path};
+#endif
+}
+
+// Issue 11 reproducers: a header claiming 2^31 entries over a 100-byte body made the reader allocate and
+// zero 2 GiB before it reported the truncated body, and larger claims (~2^35) ended in a bare
+// std::bad_alloc. The claim is now compared with the file size (plain) or the body is read incrementally
+// (gzip) before anything of the claimed size is allocated: under a 512 MiB address-space cap both give the
+// truncation error naming the file.
+TEST(DataIdx, HugeClaimsAreCheckedBeforeAllocating) {
+  const std::string dir = test::temp_dir("data_idx_huge");
+  const std::string body(100, '\x07');
+  write_plain_and_gz(dir + "/claims-2e31-idx1-ubyte", idx_bytes({0x80000000u}, body));
+  write_plain_and_gz(dir + "/claims-2e35-idx2-ubyte", idx_bytes({8, 0xFFFFFFFFu}, body));
+  const test::AddressSpaceLimit cap(uint64_t{512} << 20);
+  for (const std::string& path : plain_and_gz(dir + "/claims-2e31-idx1-ubyte"))
+    expect_error([&] { data::read_idx(path); }, {path, "truncated body", "2147483648 bytes", "found 100"});
+  for (const std::string& path : plain_and_gz(dir + "/claims-2e35-idx2-ubyte"))
+    expect_error([&] { data::read_idx(path); }, {path, "truncated body", "34359738360 bytes", "found 100"});
+}
+
+// Four dimensions of 2^32 - 1 overflow 64 bits: an error naming the file, whatever the body.
+TEST(DataIdx, DimensionsWhoseProductOverflowsAreAnError) {
+  const std::string dir = test::temp_dir("data_idx_overflow");
+  write_plain_and_gz(dir + "/overflow-idx4-ubyte",
+                     idx_bytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, "x"));
+  for (const std::string& path : plain_and_gz(dir + "/overflow-idx4-ubyte"))
+    expect_error([&] { data::read_idx(path); }, {path, "too large"});
+}
+
+// Bytes after the body the header promises: not the file the header describes.
+TEST(DataIdx, TrailingBytesAreAnError) {
+  const std::string dir = test::temp_dir("data_idx_trailing");
+  write_plain_and_gz(dir + "/long-idx1-ubyte", idx_bytes({10}, std::string(15, '\x01')));
+  for (const std::string& path : plain_and_gz(dir + "/long-idx1-ubyte"))
+    expect_error([&] { data::read_idx(path); }, {path, "5 bytes after the 10 the header promises"});
 }
 
 }  // namespace

@@ -22,6 +22,17 @@ std::string raw_safetensors(const std::string& header, const std::string& data) 
   return out + header + data;
 }
 
+// A version 1.0 .npy file with this header dict, padded as numpy pads it, and these data bytes.
+std::string npy_bytes(const std::string& dict, const std::string& data) {
+  std::string h = dict;
+  while ((10 + h.size() + 1) % 64) h += ' ';
+  h += '\n';
+  std::string out("\x93NUMPY\x01\x00", 8);
+  out += static_cast<char>(h.size() & 0xff);
+  out += static_cast<char>(h.size() >> 8);
+  return out + h + data;
+}
+
 void write_raw(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
@@ -143,15 +154,7 @@ TEST(Npy, RoundTripAndHostileFiles) {
   write_npy(dir + "/s.npy", s);
   EXPECT_EQ(read_npy(dir + "/s.npy").item(), 2.5);
 
-  auto npy = [](const std::string& dict, const std::string& data) {
-    std::string h = dict;
-    while ((10 + h.size() + 1) % 64) h += ' ';
-    h += '\n';
-    std::string out("\x93NUMPY\x01\x00", 8);
-    out += static_cast<char>(h.size() & 0xff);
-    out += static_cast<char>(h.size() >> 8);
-    return out + h + data;
-  };
+  const auto npy = npy_bytes;
   const std::string four_floats(16, '\0');
   struct Case {
     const char* name;
@@ -173,6 +176,45 @@ TEST(Npy, RoundTripAndHostileFiles) {
     write_raw(path, c.bytes);
     expect_error([&] { read_npy(path); }, {path, c.fragment});
   }
+}
+
+// Issue 11 reproducers and their class: sizes from the header are checked before they are trusted. A tiny
+// file whose shape product overflows int64 (2^62 * 4 float32s wrap to 0 bytes) used to pass the size check
+// and crash later in a convolution; negative dimensions were read as their absolute value; a dimension
+// beyond int64 ended in a bare std::stoll message naming nothing.
+TEST(Npy, HeaderSizesAreCheckedBeforeTheyAreTrusted) {
+  const std::string dir = test::temp_dir("io_npy_sizes");
+  auto npy = [](const std::string& shape, const std::string& data, const std::string& descr = "<f4") {
+    return npy_bytes("{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }", data);
+  };
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::vector<std::string> fragments;
+  };
+  for (const Case& c : {
+           Case{"wraps_to_zero", npy("(4611686018427387904, 4)", ""), {"too large"}},
+           Case{"wraps_to_16", npy("(4611686018427387905, 4)", std::string(16, '\0')), {"too large"}},
+           Case{"product_wraps", npy("(4294967296, 4294967296, 2)", "", "|u1"), {"too large"}},
+           Case{"negative", npy("(-2, 2)", std::string(16, '\0')), {"negative dimension -2"}},
+           Case{"beyond_int64", npy("(99999999999999999999,)", ""), {"shape", "out of range"}},
+           Case{"not_a_number", npy("(2, x)", std::string(8, '\0')), {"shape", "'x' is not an integer"}},
+           Case{"no_parentheses", npy("2", std::string(8, '\0')), {"malformed shape"}},
+           Case{"version2_header_beyond_file",
+                std::string("\x93NUMPY\x02\x00\xff\xff\xff\x7f{}", 14),
+                {"truncated .npy header"}},
+       }) {
+    const std::string path = dir + "/" + c.name + ".npy";
+    write_raw(path, c.bytes);
+    auto fragments = c.fragments;
+    fragments.push_back(path);
+    expect_error([&] { read_npy(path); }, fragments);
+  }
+  // Still read: an empty array, a one-element tuple with its trailing comma, numpy-on-Python-2's 3L.
+  write_raw(dir + "/empty.npy", npy("(0, 5)", ""));
+  EXPECT_EQ(read_npy(dir + "/empty.npy").shape(), (Shape{0, 5}));
+  write_raw(dir + "/long.npy", npy("(3L, 1L)", std::string(12, '\0')));
+  EXPECT_EQ(read_npy(dir + "/long.npy").shape(), (Shape{3, 1}));
 }
 
 }  // namespace

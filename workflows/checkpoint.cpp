@@ -1,6 +1,8 @@
 #include "workflows/checkpoint.h"
 
 #include "engine/error.h"
+#include "engine/parse.h"
+#include "workflows/json_fields.h"
 
 namespace biascka::workflows {
 
@@ -17,14 +19,14 @@ nlohmann::json RunState::to_json() const {
 
 RunState RunState::from_json(const nlohmann::json& j) {
   RunState s;
-  s.epoch = j.at("epoch").get<int64_t>();
-  s.step_in_epoch = j.at("step_in_epoch").get<int64_t>();
-  s.dropout_seed = std::stoull(j.at("dropout_seed").get<std::string>());
-  s.dropout_offset = std::stoull(j.at("dropout_offset").get<std::string>());
-  s.best_epoch = j.at("best_epoch").get<int64_t>();
-  s.best_valid_accuracy = j.at("best_valid_accuracy").get<double>();
-  s.bad_epochs = j.at("bad_epochs").get<int64_t>();
-  s.partial = j.value("partial", nlohmann::json::object());
+  s.epoch = json_field<int64_t>(j, "epoch");
+  s.step_in_epoch = json_field<int64_t>(j, "step_in_epoch");
+  s.dropout_seed = parse_uint64(json_field<std::string>(j, "dropout_seed"), "field 'dropout_seed'");
+  s.dropout_offset = parse_uint64(json_field<std::string>(j, "dropout_offset"), "field 'dropout_offset'");
+  s.best_epoch = json_field<int64_t>(j, "best_epoch");
+  s.best_valid_accuracy = json_field<double>(j, "best_valid_accuracy");
+  s.bad_epochs = json_field<int64_t>(j, "bad_epochs");
+  s.partial = j.contains("partial") ? j["partial"] : nlohmann::json::object();
   return s;
 }
 
@@ -51,6 +53,8 @@ RunState read_run_state(const TensorFile& file) {
   try {
     return RunState::from_json(nlohmann::json::parse(it->second));
   } catch (const nlohmann::json::exception& e) {
+    fail(file.path, ": malformed run_state (", e.what(), ")");
+  } catch (const Error& e) {
     fail(file.path, ": malformed run_state (", e.what(), ")");
   }
 }

@@ -10,6 +10,7 @@
 #include "losses/objectives.h"
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
+#include "workflows/run_files.h"
 
 namespace biascka::workflows {
 
@@ -72,12 +73,19 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
         fig.text(x + cell / 2 - 24, y + cell / 2 - 3, "no run", plot::kGrey);
         continue;
       }
-      const auto j = nlohmann::json::parse(read_file(it->second->cka_json));
+      const std::string& path = it->second->cka_json;
+      const auto j = read_json(path);
+      // Read back as untrusted as any file: the heatmap indexes rows x cols values.
+      BIASCKA_CHECK(j.is_object() && j.contains("matrix") && j["matrix"].is_array(), path,
+                    ": no \"matrix\" array (not a biascka cka.json)");
       plot::HeatmapSpec s;
       s.rows = static_cast<int64_t>(j["matrix"].size());
-      s.cols = s.rows ? static_cast<int64_t>(j["matrix"][0].size()) : 0;
-      for (const auto& row : j["matrix"])
+      s.cols = s.rows && j["matrix"][0].is_array() ? static_cast<int64_t>(j["matrix"][0].size()) : 0;
+      for (const auto& row : j["matrix"]) {
+        BIASCKA_CHECK(row.is_array() && static_cast<int64_t>(row.size()) == s.cols, path,
+                      ": \"matrix\" rows are not all of ", s.cols, " numbers");
         for (const auto& v : row) s.values.push_back(v.is_number() ? v.get<double>() : NAN);
+      }
       s.size = cell;
       s.colorbar = false;
       s.tick_labels = false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -9,7 +10,9 @@
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
+#include "engine/parse.h"
 #include "losses/objectives.h"
+#include "workflows/run_files.h"
 
 namespace biascka::workflows {
 
@@ -80,24 +83,17 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
           RunRecord r;
           r.dataset = ds.path().filename().string();
           r.loss = ls.path().filename().string();
-          r.seed = std::stoi(seed_name.substr(4));
+          r.seed = parse_int(seed_name.substr(4), ss.path().string() + ": run folder seedN");
           r.dir = ss.path().string();
-          try {
-            r.summary = nlohmann::json::parse(read_file(summary.string()));
-          } catch (const nlohmann::json::exception& e) {
-            fail(summary.string(), ": not valid JSON (", e.what(), ")");
-          }
+          r.summary = read_json(summary.string());
+          BIASCKA_CHECK(r.summary.is_object(), summary.string(), ": expected a JSON object");
           r.status = r.summary.value("status", "unknown");
           r.label = dataset_label(
               r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
-          std::ifstream metrics(ss.path() / "metrics.jsonl");
-          std::string line;
-          while (std::getline(metrics, line)) {
-            if (line.empty()) continue;
-            const auto m = nlohmann::json::parse(line);
-            r.valid_curve.push_back(m["valid_accuracy"].is_number() ? m["valid_accuracy"].get<double>()
-                                                                    : NAN);
-          }
+          for (const auto& m : read_metrics((ss.path() / "metrics.jsonl").string(), INT64_MAX))
+            r.valid_curve.push_back(m.contains("valid_accuracy") && m["valid_accuracy"].is_number()
+                                        ? m["valid_accuracy"].get<double>()
+                                        : NAN);
           const fs::path cka = ss.path() / "cka" / "cka.json";
           if (fs::exists(cka)) r.cka_json = cka.string();
           const std::string key = r.dataset + "/" + r.loss + "/" + std::to_string(r.seed);

@@ -20,6 +20,8 @@
 #include "models/resnet18.h"
 #include "workflows/checkpoint.h"
 #include "workflows/evaluate.h"
+#include "workflows/json_fields.h"
+#include "workflows/run_files.h"
 #include "workflows/train_step.h"
 
 namespace biascka::workflows {
@@ -57,15 +59,6 @@ std::string pct(double v) {
 
 nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
-std::vector<nlohmann::json> read_metrics(const std::string& path, int64_t keep) {
-  std::vector<nlohmann::json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (static_cast<int64_t>(lines.size()) < keep && std::getline(in, line))
-    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
-  return lines;
-}
-
 void write_metrics(const std::string& path, const std::vector<nlohmann::json>& lines) {
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
@@ -97,16 +90,27 @@ struct EpochSums {
   static EpochSums from_json(const nlohmann::json& j) {
     EpochSums s;
     if (j.empty()) return s;
-    s.loss = j.at("loss");
-    s.seen = j.at("seen");
-    s.correct = j.at("correct");
-    s.aligned = j.at("aligned");
-    s.correct_aligned = j.at("correct_aligned");
-    s.correct_conflicting = j.at("correct_conflicting");
-    s.seconds = j.at("seconds");
+    s.loss = json_field<double>(j, "loss");
+    s.seen = json_field<int64_t>(j, "seen");
+    s.correct = json_field<int64_t>(j, "correct");
+    s.aligned = json_field<int64_t>(j, "aligned");
+    s.correct_aligned = json_field<int64_t>(j, "correct_aligned");
+    s.correct_conflicting = json_field<int64_t>(j, "correct_conflicting");
+    s.seconds = json_field<double>(j, "seconds");
     return s;
   }
 };
+
+// The sums of the batches a mid-epoch checkpoint had trained (none after a whole epoch); malformed ones
+// name the checkpoint.
+EpochSums partial_sums(const RunState& state, const std::string& checkpoint) {
+  if (!state.step_in_epoch) return {};
+  try {
+    return EpochSums::from_json(state.partial);
+  } catch (const Error& e) {
+    fail(checkpoint, ": run_state partial: ", e.what());
+  }
+}
 
 // A float setting as the double of its shortest decimal (1e-3f is written 0.001, not 0.0010000000474974513);
 // reading it back into a float gives the same float.
@@ -142,23 +146,23 @@ nlohmann::json TrainOptions::to_json() const {
 
 TrainOptions TrainOptions::from_json(const nlohmann::json& j) {
   TrainOptions o;
-  o.data = j.at("data");
-  o.loss = j.at("loss");
-  o.objective_params.sos_alpha = j.at("sos_alpha");
-  o.objective_params.sos_beta = j.at("sos_beta");
-  o.seed = j.at("seed");
-  o.device = j.at("device");
-  o.epochs = j.at("epochs");
-  o.patience = j.at("patience");
-  o.batch = j.at("batch");
-  o.lr = j.at("lr");
-  o.weight_decay = j.at("weight_decay");
-  o.max_train = j.at("max_train");
-  o.max_eval = j.at("max_eval");
-  o.stem = j.at("stem");
-  o.normalization = j.at("normalization");
-  o.image_size = j.at("image_size");
-  o.no_tf32 = j.at("no_tf32");
+  o.data = json_field<std::string>(j, "data");
+  o.loss = json_field<std::string>(j, "loss");
+  o.objective_params.sos_alpha = json_field<float>(j, "sos_alpha");
+  o.objective_params.sos_beta = json_field<float>(j, "sos_beta");
+  o.seed = json_field<uint64_t>(j, "seed");
+  o.device = json_field<std::string>(j, "device");
+  o.epochs = json_field<int64_t>(j, "epochs");
+  o.patience = json_field<int64_t>(j, "patience");
+  o.batch = json_field<int64_t>(j, "batch");
+  o.lr = json_field<float>(j, "lr");
+  o.weight_decay = json_field<float>(j, "weight_decay");
+  o.max_train = json_field<int64_t>(j, "max_train");
+  o.max_eval = json_field<int64_t>(j, "max_eval");
+  o.stem = json_field<std::string>(j, "stem");
+  o.normalization = json_field<std::string>(j, "normalization");
+  o.image_size = json_field<int>(j, "image_size");
+  o.no_tf32 = json_field<bool>(j, "no_tf32");
   return o;
 }
 
@@ -173,10 +177,11 @@ TrainResult train(const TrainOptions& given, bool resume) {
   if (resume) {
     BIASCKA_CHECK(fs::exists(settings_path), run, ": nothing to resume (no settings.json)");
     if (fs::exists(summary_path)) {
-      const auto summary = nlohmann::json::parse(read_file(summary_path));
-      if (summary.value("status", "") == "finished") return {"finished", summary};
+      const auto summary = read_json(summary_path);
+      if (summary.is_object() && summary.contains("status") && summary["status"] == "finished")
+        return {"finished", summary};
     }
-    TrainOptions saved = TrainOptions::from_json(nlohmann::json::parse(read_file(settings_path)));
+    TrainOptions saved = read_settings(settings_path);
     saved.out = run;
     saved.device = o.device;  // where to continue is the user's choice now
     saved.workers = o.workers;
@@ -267,8 +272,7 @@ TrainResult train(const TrainOptions& given, bool resume) {
   for (int64_t epoch = state.epoch; epoch < o.epochs; ++epoch) {
     model.train();
     // A run resumed mid-epoch carries the sums of the batches trained before the interruption.
-    const EpochSums before =
-        EpochSums::from_json(state.step_in_epoch ? state.partial : nlohmann::json::object());
+    const EpochSums before = partial_sums(state, last_path);
     const int64_t skip = state.step_in_epoch;
     Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                       train_loader.batches_per_epoch(), o.progress);
@@ -376,7 +380,8 @@ TrainResult train(const TrainOptions& given, bool resume) {
     }
   }
   double seconds = 0;
-  for (const auto& m : metrics) seconds += m.value("seconds", 0.0);
+  for (const auto& m : metrics)
+    if (m.contains("seconds") && m["seconds"].is_number()) seconds += m["seconds"].get<double>();
   summary["train_seconds"] = seconds;
   write_text_atomic(summary_path, summary.dump(2) + "\n");
   return {"finished", summary};

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <regex>
 #include <sstream>
 
+#include "engine/checked_size.h"
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
+#include "engine/parse.h"
 
 namespace biascka {
 
@@ -33,13 +34,39 @@ std::string dict_value(const std::string& header, const std::string& key, const 
     else if ((c == ',' || c == '}') && depth == 0)
       break;
   }
+  while (q > p && header[q - 1] == ' ') --q;
   return header.substr(p, q - p);
+}
+
+// The shape tuple as numpy writes it: "()", "(3,)", "(2, 3, 4)" (Python 2's numpy wrote "3L"). Every entry
+// must be a whole decimal integer; negative ones are rejected by checked_numel, not read as their absolute
+// value.
+Shape parse_shape(const std::string& text, const std::string& path) {
+  BIASCKA_CHECK(text.size() >= 2 && text.front() == '(' && text.back() == ')', path, ": malformed shape ",
+                text.substr(0, 40), " (expected a tuple such as (2, 3))");
+  Shape shape;
+  const std::string inner = text.substr(1, text.size() - 2);
+  size_t start = 0;
+  while (start <= inner.size()) {
+    const size_t comma = std::min(inner.find(',', start), inner.size());
+    std::string item = inner.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty() && item.back() == 'L') item.pop_back();
+    const bool last = comma == inner.size();
+    // "(3,)" and "()" end in an empty item; an empty item anywhere else is malformed.
+    if (!(item.empty() && last && (!shape.empty() || inner.find_first_not_of(' ') == std::string::npos)))
+      shape.push_back(parse_int64(item, path + ": shape"));
+    start = comma + 1;
+  }
+  return shape;
 }
 
 }  // namespace
 
-Tensor read_npy(const std::string& path) {
-  const std::string bytes = read_file(path);
+Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+
+Tensor parse_npy(const std::string& bytes, const std::string& path) {
   BIASCKA_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0, path,
                 ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -58,8 +85,9 @@ Tensor read_npy(const std::string& path) {
   std::string descr = dict_value(header, "descr", path);
   const std::string fortran = dict_value(header, "fortran_order", path);
   const std::string shape_s = dict_value(header, "shape", path);
-  BIASCKA_CHECK(fortran.find("False") != std::string::npos, path,
+  BIASCKA_CHECK(fortran != "True", path,
                 ": Fortran-order arrays are not supported (save with np.ascontiguousarray)");
+  BIASCKA_CHECK(fortran == "False", path, ": malformed .npy header (fortran_order is not True or False)");
   descr.erase(
       std::remove_if(descr.begin(), descr.end(), [](char c) { return c == '\'' || c == '"' || c == ' '; }),
       descr.end());
@@ -80,18 +108,12 @@ Tensor read_npy(const std::string& path) {
     dt = DType::F32, es = 2, half = true;
   else
     fail(path, ": unsupported dtype '", descr, "' (little-endian f4, f8, i8, i4, u1, f2 are read)");
-  Shape shape;
-  {
-    std::regex num("[0-9]+");
-    for (auto it = std::sregex_iterator(shape_s.begin(), shape_s.end(), num); it != std::sregex_iterator();
-         ++it)
-      shape.push_back(std::stoll(it->str()));
-    BIASCKA_CHECK(shape_s.find('(') != std::string::npos, path, ": malformed shape ", shape_s);
-  }
+  const Shape shape = parse_shape(shape_s, path);
   const size_t data = header_start + header_len;
-  const uint64_t n = static_cast<uint64_t>(shape_numel(shape));
-  BIASCKA_CHECK(bytes.size() - data == n * es, path, ": ", bytes.size() - data, " data bytes for shape ",
-                shape_str(shape), " of ", descr, " (", n * es, " expected; truncated?)");
+  const uint64_t n = static_cast<uint64_t>(checked_numel(shape, path));
+  const uint64_t expected = static_cast<uint64_t>(checked_nbytes(shape, es, path));
+  BIASCKA_CHECK(bytes.size() - data == expected, path, ": ", bytes.size() - data, " data bytes for shape ",
+                shape_str(shape), " of ", descr, " (", expected, " expected; truncated?)");
   Tensor t = Tensor::empty(shape, dt);
   if (half) {
     // Rare on input; convert through float with the bit layout of IEEE half.
@@ -106,7 +128,7 @@ Tensor read_npy(const std::string& path) {
       o[i] = sign ? -v : v;
     }
   } else {
-    std::memcpy(t.raw_data(), bytes.data() + data, n * es);
+    if (n) std::memcpy(t.raw_data(), bytes.data() + data, n * es);  // an empty tensor has no buffer
   }
   return t;
 }

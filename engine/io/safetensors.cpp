@@ -1,11 +1,13 @@
 #include "engine/io/safetensors.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/checked_size.h"
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 
@@ -111,15 +113,15 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     BIASCKA_CHECK(parse_dtype(info.stored_dtype, &info.dtype), where, ": unsupported dtype ",
                   info.stored_dtype, " (F32, F64, I64, I32, U8, F16, BF16 are read)");
     BIASCKA_CHECK(v["shape"].is_array(), where, ": shape is not a list");
-    uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      BIASCKA_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where,
+      BIASCKA_CHECK(d.is_number_integer() && (d.is_number_unsigned() || d.get<int64_t>() >= 0), where,
                     ": shape has a non-integer or negative entry");
-      const uint64_t dim = d.get<uint64_t>();
-      BIASCKA_CHECK(dim == 0 || numel <= (uint64_t{1} << 48) / dim, where, ": shape is absurdly large");
-      numel *= dim;
-      info.shape.push_back(static_cast<int64_t>(dim));
+      BIASCKA_CHECK(d.get<uint64_t>() <= uint64_t{INT64_MAX}, where, ": shape entry ", d.get<uint64_t>(),
+                    " is beyond int64");
+      info.shape.push_back(d.get<int64_t>());
     }
+    const uint64_t nbytes =
+        static_cast<uint64_t>(checked_nbytes(info.shape, stored_size(info.stored_dtype), where));
     const auto& off = v["data_offsets"];
     BIASCKA_CHECK(
         off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(),
@@ -129,9 +131,8 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     BIASCKA_CHECK(info.begin <= info.end && info.end <= data_size, where, ": data_offsets [", info.begin,
                   ", ", info.end, "] out of range (the data section has ", data_size,
                   " bytes; truncated file?)");
-    BIASCKA_CHECK(info.end - info.begin == numel * stored_size(info.stored_dtype), where, ": ",
-                  info.end - info.begin, " bytes for shape ", shape_str(info.shape), " of ",
-                  info.stored_dtype, " (", numel * stored_size(info.stored_dtype), " expected)");
+    BIASCKA_CHECK(info.end - info.begin == nbytes, where, ": ", info.end - info.begin, " bytes for shape ",
+                  shape_str(info.shape), " of ", info.stored_dtype, " (", nbytes, " expected)");
     infos_.push_back(std::move(info));
   }
   std::sort(infos_.begin(), infos_.end(),

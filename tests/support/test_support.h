@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/tensor.h"
 
 namespace biascka::test {
@@ -29,6 +30,17 @@ std::string gpu_unavailable_reason();  // "" when a GPU can be used
 
 // A fresh empty folder under the build tree for this test's outputs.
 std::string temp_dir(const std::string& name);
+
+// Runs f and returns the message of the biascka::Error it throws ("" when it throws none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // max |a - b| <= atol + rtol * |b| elementwise; on failure reports the worst element.
 ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol);
