@@ -66,6 +66,10 @@ endif()
 find_package(ZLIB QUIET)
 set(BIASCKA_HAVE_ZLIB ${ZLIB_FOUND})
 
+# --- libcurl and libarchive: `biascka data fetch` (optional: without them fetching says how to get them) ---
+find_package(CURL QUIET)
+find_package(LibArchive QUIET)
+
 # --- tests and benchmarks ---
 if(BIASCKA_BUILD_TESTS)
   find_package(GTest CONFIG QUIET)

@@ -30,6 +30,13 @@ std::string gpu_unavailable_reason();  // "" when a GPU can be used
 // A fresh empty folder under the build tree for this test's outputs.
 std::string temp_dir(const std::string& name);
 
+// Runs the built program (build/bin/biascka) with `args` through the shell; stdout and stderr together.
+struct CommandResult {
+  int code;  // exit status, -1 when killed by a signal
+  std::string output;
+};
+CommandResult run_biascka(const std::string& args);
+
 // max |a - b| <= atol + rtol * |b| elementwise; on failure reports the worst element.
 ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol);
 double max_abs_diff(const Tensor& a, const Tensor& b);
