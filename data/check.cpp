@@ -9,7 +9,11 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <string>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "data/disent.h"
 #include "data/image_io.h"

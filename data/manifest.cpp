@@ -1,7 +1,12 @@
 #include "data/manifest.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -1,6 +1,9 @@
 // `data check` (data/check.h): a clean generated dataset passes; each planted fault is found and named;
 // `reproduce` refuses a broken root with the report; the command's exit status follows.
+#include <algorithm>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "data/check.h"
 #include "engine/io/atomic_file.h"
