@@ -1,12 +1,17 @@
 // `biascka data`: generate Colored MNIST / Corrupted CIFAR-10 in the DisEnt layout, locate or build the
-// built-in default dataset, draw a contact sheet of a split.
+// built-in default dataset, draw a contact sheet of a split, fetch MNIST / Fashion-MNIST / CIFAR-10, check
+// a data root.
 #include "apps/cmd_data.h"
 
 #include <chrono>
 #include <cstdio>
 
+#include <filesystem>
+
+#include "data/check.h"
 #include "data/cmnist.h"
 #include "data/default_dataset.h"
+#include "data/manifest.h"
 #include "data/preview.h"
 #include "engine/error.h"
 #if __has_include("data/cifar10c.h")
@@ -138,17 +143,135 @@ void add_default(CLI::App& data) {
   });
 }
 
+// Prints data check's report on stdout; throws one line when a dataset is broken.
+void run_check(const std::string& path, const data::CheckOptions& options) {
+  const auto checks = data::check_data(path, options);
+  std::fputs(data::format_check(checks).c_str(), stdout);
+  std::fflush(stdout);
+  std::string broken;
+  for (const auto& c : checks)
+    if (!c.ok())
+      broken += (broken.empty() ? "" : ", ") + c.dir + " (" + std::to_string(c.errors.size()) + " problems)";
+  BIASCKA_CHECK(broken.empty(), broken, ": see the report above");
+}
+
+void add_check(CLI::App& data) {
+  struct Opts {
+    std::string path;
+    std::vector<std::string> pcts;
+    bool no_images = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = data.add_subcommand(
+      "check",
+      "Validate a data root in the DisEnt layout (ROOT holding cmnist/, cifar10c/, bffhq/, or one dataset\n"
+      "folder): every split present (PCT/align, PCT/conflict, valid, test), file names "
+      "{id}_{target}_{bias},\n"
+      "labels, aligned/conflicting images in the right folders, every class with training, bias-conflicting\n"
+      "and test images, ids not shared between align, conflict and valid, every image decoding, its size.\n"
+      "Prints a one-screen report (counts per split beside those of DisEnt's releases where known); exit\n"
+      "status 1 when a dataset is broken (warnings alone exit 0). Writes nothing.\n"
+      "Example: biascka data check data --pct 5");
+  cmd->add_option("path", o->path, "data root or dataset folder")->required();
+  cmd->add_option("--pct", o->pcts,
+                  "check only these conflicting percentages (e.g. 5 or 0.5,5; default: all)")
+      ->delimiter(',');
+  cmd->add_flag("--no-images", o->no_images, "skip decoding the images (faster; sizes are not checked then)");
+  cmd->callback([o] {
+    data::CheckOptions c;
+    for (const auto& p : o->pcts)
+      c.pcts.push_back(p.ends_with("pct") ? p : data::pct_folder_name(std::stod(p)));
+    c.read_images = !o->no_images;
+    run_check(o->path, c);
+  });
+}
+
+void add_fetch(CLI::App& data) {
+  struct Opts {
+    std::vector<std::string> datasets;
+    std::string out, manifest;
+    data::FetchOptions fetch;
+    bool print_manifest = false;
+  };
+  auto o = std::make_shared<Opts>();
+  auto* cmd = data.add_subcommand(
+      "fetch",
+      "Download a source dataset and verify every file's size and checksums (SHA-256 and MD5 as published)\n"
+      "against the built-in manifest; an interrupted download resumes where it stopped. Files arrive as\n"
+      "NAME.part and are renamed when verified. cifar10's archive is unpacked (cifar-10-batches-bin/).\n"
+      "bffhq cannot be downloaded: this prints where to get it and checks OUT/bffhq if it is there.\n"
+      "Writes OUT/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz (11.6 MB),\n"
+      "OUT/fashion-mnist/... (30.9 MB), OUT/cifar10/cifar-10-binary.tar.gz (170.1 MB) and\n"
+      "OUT/cifar10/cifar-10-batches-bin/ (184 MB unpacked).\n"
+      "Examples:\n"
+      "  biascka data fetch mnist cifar10 --out downloads\n"
+      "  biascka data fetch mnist --out downloads --mirror http://mirror.example/mnist/   (tried first)\n"
+      "  biascka data fetch --print-manifest > site.json; biascka data fetch mnist --manifest site.json ...");
+  cmd->add_option("dataset", o->datasets, "mnist | fashion-mnist | cifar10 | bffhq (several allowed)");
+  cmd->add_option("--out", o->out, "download folder (each dataset goes into OUT/DATASET/)");
+  cmd->add_flag("--print-manifest", o->print_manifest, "print the manifest (URLs, sizes, checksums) as JSON");
+  cmd->add_flag("--quiet", o->fetch.quiet, "no progress bar or per-file lines");
+  add_fetch_options(cmd, &o->fetch, &o->manifest);
+  cmd->callback([o] {
+    const data::Manifest manifest =
+        o->manifest.empty() ? data::builtin_manifest() : data::read_manifest(o->manifest);
+    if (o->print_manifest) {
+      std::fputs(data::manifest_json(manifest).c_str(), stdout);
+      return;
+    }
+    if (o->datasets.empty() || o->out.empty())
+      throw CLI::ValidationError("data fetch", "needs DATASET... and --out DIR (or --print-manifest)");
+    for (const auto& name : o->datasets) {
+      const std::string dir = (std::filesystem::path(o->out) / name).string();
+      if (name == "bffhq") {
+        std::fputs(data::bffhq_instructions(o->out).c_str(), stdout);
+        if (std::filesystem::is_directory(dir)) run_check(dir, {});
+        continue;
+      }
+      data::fetch_dataset(manifest.at(name), dir, o->fetch);
+      std::printf("%s\n", dir.c_str());
+    }
+  });
+}
+
 }  // namespace
 
+void add_fetch_options(CLI::App* cmd, data::FetchOptions* fetch, std::string* manifest) {
+  cmd->add_option(
+      "--mirror", fetch->mirrors,
+      "a base URL tried before the manifest's (repeatable; http, https or file://): an air-gapped "
+      "site's copy");
+  cmd->add_option(
+      "--manifest", *manifest,
+      "a JSON manifest replacing the built-in one (the shape --print-manifest prints), for mirrors "
+      "that serve other copies of the files");
+  cmd->add_option("--connect-timeout", fetch->connect_timeout_s, "seconds to wait for a connection")
+      ->capture_default_str();
+  cmd->add_option("--stall-timeout", fetch->stall_timeout_s,
+                  "abandon a transfer after this many seconds without data")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--retries", fetch->retries, "retries per URL after transient failures")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--backoff", fetch->backoff_s, "seconds before the first retry (doubling, at most 16)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
+
 void add_data_command(CLI::App& root) {
-  auto* data = root.add_subcommand("data",
-                                   "Make and inspect datasets: cmnist, cifar10c, default, preview.\n"
-                                   "Example: biascka data cmnist --idx IDX_DIR --out data");
+  auto* data =
+      root.add_subcommand("data",
+                          "Make, fetch and inspect datasets: cmnist, cifar10c, default, preview, fetch, "
+                          "check.\n"
+                          "Example: biascka data fetch mnist --out downloads");
   data->require_subcommand(1);
   add_cmnist(*data);
   add_cifar10c(*data);
   add_default(*data);
   add_preview(*data);
+  add_fetch(*data);
+  add_check(*data);
 }
 
 }  // namespace biascka::app

@@ -2,9 +2,11 @@
 #include <filesystem>
 #include <sstream>
 
+#include "apps/cmd_data.h"
 #include "apps/commands.h"
 #include "data/default_dataset.h"
 #include "engine/error.h"
+#include "workflows/prepare_data.h"
 #include "workflows/reproduce.h"
 
 namespace biascka::app {
@@ -27,6 +29,8 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   auto shard = std::make_shared<std::string>("0/1");
   auto collect = std::make_shared<std::vector<std::string>>();
   auto quiet = std::make_shared<bool>(false);
+  auto prepare = std::make_shared<workflows::PrepareOptions>();
+  auto download = std::make_shared<bool>(false);
   std::string command_line = "biascka";
   for (int i = 1; i < argc; ++i) command_line += std::string(" ") + argv[i];
   o->command_line = command_line;
@@ -42,6 +46,8 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
       "Examples:\n"
       "  biascka reproduce --quick --out repro-quick                 (built-in data, CPU, ~4 min)\n"
       "  biascka reproduce --data-root ROOT --device cuda --out repro\n"
+      "  biascka reproduce --data-root ROOT --download --device cuda --out repro   (fetch + build the data "
+      "first)\n"
       "  biascka reproduce --data-root ROOT --gpus 0,1,2,3 --out repro      (one run per GPU at a time)\n"
       "  biascka reproduce --data-root ROOT --device cuda --shard 2/8 --out shard2   (a slice, e.g. a Slurm "
       "task)\n"
@@ -75,8 +81,12 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU");
   cmd->add_flag("--quiet", *quiet, "no progress output");
+  cmd->add_flag("--download", *download,
+                "first fetch what is missing and build it under --data-root: MNIST -> cmnist/, CIFAR-10 -> "
+                "cifar10c/ (0.5, 1, 2, 5pct; downloads in ROOT/downloads/); for B-FFHQ, where to get it");
+  add_fetch_options(cmd, &prepare->fetch, &prepare->manifest);
   cmd->add_option("--only", o->only, "internal: run one grid index (used by --gpus workers)")->group("");
-  cmd->callback([o, datasets, gpus, shard, collect, quiet] {
+  cmd->callback([o, datasets, gpus, shard, collect, quiet, prepare, download] {
     o->progress = *quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
     if (!collect->empty()) {
       workflows::collect(*collect, o->out, o->command_line);
@@ -98,6 +108,12 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
       }
     }
     BIASCKA_CHECK(!o->data_root.empty(), "reproduce needs --data-root ROOT (or --quick, or --collect)");
+    if (*download) {
+      prepare->data_root = o->data_root;
+      prepare->datasets = o->datasets;
+      prepare->progress = o->progress;
+      workflows::prepare_datasets(*prepare);
+    }
     const int rc = workflows::reproduce(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);
     std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n",

@@ -70,6 +70,9 @@ set(BIASCKA_HAVE_ZLIB ${ZLIB_FOUND})
 # Both are fuzzed continuously upstream and by Debian; stb_image is not meant for untrusted input.
 find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
+# --- libcurl and libarchive: `biascka data fetch` (optional: without them fetching says how to get them) ---
+find_package(CURL QUIET)
+find_package(LibArchive QUIET)
 
 # --- tests and benchmarks ---
 if(BIASCKA_BUILD_TESTS)

@@ -1,17 +1,12 @@
 #include "data/default_dataset.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
 #include "data/cmnist.h"
 #include "data/idx.h"
 #include "engine/error.h"
+#include "engine/io/file_lock.h"
 
 namespace biascka::data {
 namespace fs = std::filesystem;
@@ -23,29 +18,6 @@ std::string default_cache_dir() {
   BIASCKA_CHECK(home && *home, "no cache folder: set BIASCKA_CACHE (neither XDG_CACHE_HOME nor HOME is set)");
   return (fs::path(home) / ".cache" / "biascka").string();
 }
-
-namespace {
-
-// An exclusive advisory lock held for the object's lifetime (released by the kernel if the process dies).
-class FileLock {
- public:
-  explicit FileLock(const std::string& path) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    BIASCKA_CHECK(fd_ >= 0, path, ": cannot open lock file (", std::strerror(errno), ")");
-    while (::flock(fd_, LOCK_EX) != 0)
-      BIASCKA_CHECK(errno == EINTR, path, ": cannot lock (", std::strerror(errno), ")");
-  }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
-}  // namespace
 
 std::string ensure_default_dataset(double pct, const std::string& cache_dir, const std::string& idx_dir,
                                    bool verbose) {

@@ -1,8 +1,5 @@
 // The `biascka` command itself: exit codes, one-line errors, and `forward` / `eval` end to end against the
 // library (the binary is build/bin/biascka).
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -21,21 +18,8 @@
 namespace biascka {
 namespace {
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(BIASCKA_BINARY_DIR) + "/bin/biascka " + args + " 2>&1";
-  Result r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = test::CommandResult;
+test::CommandResult run(const std::string& args) { return test::run_biascka(args); }
 
 TEST(Cli, HelpUsageErrorsAndOneLineErrors) {
   EXPECT_EQ(run("--help").code, 0);

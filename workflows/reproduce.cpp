@@ -23,6 +23,7 @@
 #include "workflows/checkpoint.h"
 #include "workflows/cka_model.h"
 #include "workflows/figures.h"
+#include "workflows/prepare_data.h"
 #include "workflows/report.h"
 #include "workflows/results.h"
 #include "workflows/train.h"
@@ -283,6 +284,9 @@ int reproduce(const ReproduceOptions& o) {
   for (const auto& m : missing) note(ProgressMode::Auto, "note: " + m);
   BIASCKA_CHECK(!grid.empty(), "reproduce: no dataset found under ", o.data_root, " (expected ",
                 o.data_root + "/cmnist/" + pct_folder(o.pct), " and the like)");
+  std::vector<std::string> data_dirs;
+  for (const auto& r : grid) data_dirs.push_back(r.data_dir);
+  check_training_data(data_dirs, o.progress);  // a broken data root is refused with data check's report
   fs::create_directories(o.out);
   std::vector<GridRun> todo;
   for (const auto& r : grid)
