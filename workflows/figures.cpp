@@ -10,6 +10,7 @@
 #include "losses/objectives.h"
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
@@ -72,11 +73,19 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
         fig.text(x + cell / 2 - 24, y + cell / 2 - 3, "no run", plot::kGrey);
         continue;
       }
-      const auto j = nlohmann::json::parse(read_file(it->second->cka_json));
+      const std::string& path = it->second->cka_json;
+      const auto j = read_json_file(path);
+      const nlohmann::json none;
+      const nlohmann::json& matrix = j.contains("matrix") ? j["matrix"] : none;
+      const bool square = matrix.is_array() && !matrix.empty() &&
+                          std::all_of(matrix.begin(), matrix.end(), [&](const nlohmann::json& row) {
+                            return row.is_array() && row.size() == matrix.size();
+                          });
+      BIASCKA_CHECK(square, path, ": field 'matrix' must be a square array of rows of numbers");
       plot::HeatmapSpec s;
-      s.rows = static_cast<int64_t>(j["matrix"].size());
-      s.cols = s.rows ? static_cast<int64_t>(j["matrix"][0].size()) : 0;
-      for (const auto& row : j["matrix"])
+      s.rows = static_cast<int64_t>(matrix.size());
+      s.cols = s.rows;
+      for (const auto& row : matrix)
         for (const auto& v : row) s.values.push_back(v.is_number() ? v.get<double>() : NAN);
       s.size = cell;
       s.colorbar = false;
