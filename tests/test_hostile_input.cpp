@@ -119,7 +119,9 @@ TEST_F(HostileInput, OptionValuesAreCheckedNamingTheOption) {
 TEST_F(HostileInput, DamagedRunFilesAreNamedNotTheJsonLibrary) {
   const std::string dir = test::temp_dir("damaged_run_files");
   workflows::TrainOptions o = test::tiny_train_options(*data_, dir + "/run");
-  o.interrupt_after_steps = 7;
+  o.max_train = 64;  // two batches an epoch: stopped in the second
+  o.max_eval = 40;
+  o.interrupt_after_steps = 3;
   ASSERT_EQ(workflows::train(o).status, "interrupted");
   fs::copy(dir + "/run", dir + "/metrics", fs::copy_options::recursive);
   fs::copy(dir + "/run", dir + "/state", fs::copy_options::recursive);

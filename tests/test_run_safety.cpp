@@ -68,10 +68,13 @@ class RunSafety : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     data_ = new std::string(test::tiny_cmnist(test::temp_dir("safety_data")));
-    // A run interrupted in its second epoch (best.safetensors of epoch 1, a mid-epoch last.safetensors).
+    // A small run interrupted in its second epoch (best.safetensors of epoch 1, a mid-epoch
+    // last.safetensors).
     interrupted_ = new std::string(test::temp_dir("safety_interrupted") + "/run");
     workflows::TrainOptions o = test::tiny_train_options(*data_, *interrupted_);
-    o.interrupt_after_steps = 7;
+    o.max_train = 64;  // two batches an epoch
+    o.max_eval = 40;
+    o.interrupt_after_steps = 3;
     ASSERT_EQ(workflows::train(o).status, "interrupted");
   }
   static void TearDownTestSuite() {
@@ -154,9 +157,9 @@ TEST_F(RunSafety, ASecondWriterIsRefusedNamingTheHoldersPid) {
 TEST_F(RunSafety, TwoTrainsOnOneFolderLeaveOneConsistentRun) {
   const std::string run = test::temp_dir("lock_two_trains") + "/run";
   Background a({"train", "--data", *data_, "--out", run, "--seed", "1", "--epochs", "2", "--batch", "32",
-                "--workers", "1", "--quiet"});
+                "--workers", "1", "--quiet", "--max-train", "64", "--max-eval", "40"});
   Background b({"train", "--data", *data_, "--out", run, "--seed", "2", "--epochs", "2", "--batch", "32",
-                "--workers", "1", "--quiet"});
+                "--workers", "1", "--quiet", "--max-train", "64", "--max-eval", "40"});
   const CliResult ra = a.wait(), rb = b.wait();
   EXPECT_EQ((ra.code == 0) + (rb.code == 0), 1) << ra.output << "\n" << rb.output;
   const CliResult& loser = ra.code == 0 ? rb : ra;
@@ -171,7 +174,7 @@ TEST_F(RunSafety, TwoTrainsOnOneFolderLeaveOneConsistentRun) {
 TEST_F(RunSafety, ALockLeftByAKilledProcessDoesNotBlock) {
   const std::string run = test::temp_dir("lock_killed") + "/run";
   Background holder({"train", "--data", *data_, "--out", run, "--seed", "5", "--epochs", "50", "--batch",
-                     "32", "--workers", "1", "--quiet"});
+                     "32", "--workers", "1", "--quiet", "--max-train", "64", "--max-eval", "40"});
   const std::string want = std::to_string(holder.pid()) + " ";
   ASSERT_TRUE(holder.wait_until([&] {
     std::ifstream in(run + "/.lock");

@@ -52,6 +52,8 @@ std::vector<nlohmann::json> read_jsonl_file(const std::string& path, int64_t max
     } catch (const nlohmann::json::exception& e) {
       fail(path, ", line ", number, ": not valid JSON (", parse_problem(e), ")");
     }
+    BIASCKA_CHECK(out.back().is_object(), path, ", line ", number, ": expected a JSON object, got ",
+                  shown(out.back()));
   }
   return out;
 }

@@ -13,7 +13,7 @@ namespace biascka::workflows {
 // JSON (line L, column C: ...)" or "PATH: expected a JSON object".
 nlohmann::json read_json_file(const std::string& path);
 
-// One JSON value per non-empty line, at most `max_lines` of them (-1: all); a missing file is no lines.
+// One JSON object per non-empty line, at most `max_lines` of them (-1: all); a missing file is no lines.
 // Throws "PATH, line N: not valid JSON (...)".
 std::vector<nlohmann::json> read_jsonl_file(const std::string& path, int64_t max_lines = -1);
 

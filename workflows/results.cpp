@@ -117,8 +117,7 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
           r.label = dataset_label(
               r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
           for (const auto& m : read_jsonl_file((ss.path() / "metrics.jsonl").string()))
-            r.valid_curve.push_back(m.is_object() && m.contains("valid_accuracy") &&
-                                            m["valid_accuracy"].is_number()
+            r.valid_curve.push_back(m.contains("valid_accuracy") && m["valid_accuracy"].is_number()
                                         ? m["valid_accuracy"].get<double>()
                                         : NAN);
           const fs::path cka = ss.path() / "cka" / "cka.json";
