@@ -8,6 +8,7 @@
 #include "engine/parallel.h"
 #include "losses/objectives.h"
 #include "workflows/option_limits.h"
+#include "workflows/progress.h"
 #include "workflows/train.h"
 
 namespace biascka::app {
@@ -84,15 +85,23 @@ void add_train_command(CLI::App& root) {
     if (*threads > 0) set_cpu_threads(*threads);
     const auto r = workflows::train(*o, resuming);
     if (r.status == "interrupted") throw CLI::RuntimeError(interrupted_exit_code());
-    const auto& s = r.summary;
+    // The summary of a finished run may be an old, hand-edited file: read it without trusting its types.
+    const nlohmann::json& s = r.summary;
+    auto field = [&](const char* split, const char* key) {
+      return s.contains(split) && s[split].is_object() && s[split].contains(key) ? s[split][key]
+                                                                                 : nlohmann::json();
+    };
     auto fmt = [](const nlohmann::json& v) {
       return v.is_number() ? std::to_string(100 * v.get<double>()).substr(0, 5) + "%" : std::string("n/a");
     };
-    std::printf("run %s: best epoch %lld, valid accuracy %s", o->out.c_str(),
-                static_cast<long long>(s.value("best_epoch", 0)), fmt(s["valid"]["accuracy"]).c_str());
+    const nlohmann::json best = s.contains("best_epoch") ? s["best_epoch"] : nlohmann::json();
+    std::printf("run %s: best epoch %s, valid accuracy %s", workflows::printable(o->out).c_str(),
+                best.is_number_integer() ? std::to_string(best.get<int64_t>()).c_str() : "n/a",
+                fmt(field("valid", "accuracy")).c_str());
     if (s.contains("test"))
-      std::printf(", test accuracy %s (aligned %s, conflicting %s)", fmt(s["test"]["accuracy"]).c_str(),
-                  fmt(s["test"]["aligned_accuracy"]).c_str(), fmt(s["test"]["conflicting_accuracy"]).c_str());
+      std::printf(", test accuracy %s (aligned %s, conflicting %s)", fmt(field("test", "accuracy")).c_str(),
+                  fmt(field("test", "aligned_accuracy")).c_str(),
+                  fmt(field("test", "conflicting_accuracy")).c_str());
     std::printf("\n");
   });
 }

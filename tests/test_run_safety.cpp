@@ -193,6 +193,28 @@ TEST_F(RunSafety, ALockLeftByAKilledProcessDoesNotBlock) {
   EXPECT_TRUE(temporaries(run).empty());
 }
 
+// Shards of one output folder write different runs: each holds its own shard lock, and the tables are
+// written one shard at a time, so the last shard to finish writes the tables of every run.
+TEST_F(RunSafety, ShardsOfOneOutputFolderRunSideBySide) {
+  const std::string out = test::temp_dir("lock_shards") + "/grid";
+  const std::string root = fs::path(*data_).parent_path().parent_path().string();
+  std::vector<std::string> args = {
+      "reproduce",    "--data-root", root,       "--datasets", "cmnist",  "--losses",    "sce",
+      "--seeds",      "2",           "--epochs", "1",          "--batch", "32",          "--max-train",
+      "64",           "--max-eval",  "40",       "--workers",  "1",       "--cka-batch", "20",
+      "--cka-layers", "layer4.*",    "--quiet",  "--out",      out,       "--shard"};
+  std::vector<std::string> first = args, second = args;
+  first.push_back("0/2");
+  second.push_back("1/2");
+  Background a(first), b(second);
+  const CliResult ra = a.wait(), rb = b.wait();
+  ASSERT_EQ(ra.code, 0) << ra.output;
+  ASSERT_EQ(rb.code, 0) << rb.output;
+  const auto table = nlohmann::json::parse(read_file(out + "/table.json"));
+  EXPECT_EQ(table["headline"]["rows"][0]["cells"]["cmnist"]["n"], 2) << table.dump();
+  EXPECT_TRUE(fs::exists(out + "/runs/cmnist/sce/seed0/cka/cka.json"));
+}
+
 // ---- class 5: resume trusts nothing it reads ----
 
 TEST_F(RunSafety, EditedSettingsAreRefusedOnResumeNamingTheFileAndField) {
