@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "data/loader.h"
 #include "engine/adam.h"
 #include "engine/allocator.h"
@@ -13,6 +14,7 @@
 #include "engine/random.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
+#include "workflows/option_limits.h"
 #include "workflows/train_step.h"
 #ifdef BIASCKA_WITH_CUDA
 #include "engine/cuda/runtime.h"
@@ -129,7 +131,15 @@ void add_bench_command(CLI::App& root) {
   train->add_flag("--no-tf32", o->no_tf32, "exact FP32 convolutions and products on the GPU");
   train->add_flag("--no-cuda-graph", o->no_cuda_graph, "run every GPU step eagerly");
   train->add_flag("--json", o->json, "also print the result as one JSON line");
-  train->callback([o] { bench_train(*o); });
+  train->callback([o] {
+    usage_check([&] {
+      workflows::check_threads(o->threads);
+      workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
+      workflows::check_batch_memory("", o->batch, o->image_size);
+      workflows::parse_device("--device", o->device);
+    });
+    bench_train(*o);
+  });
 }
 
 }  // namespace biascka::app

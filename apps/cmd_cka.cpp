@@ -10,7 +10,11 @@
 #include "data/loader.h"
 #include "engine/error.h"
 #include "engine/ops/conv2d.h"
+#include "workflows/checkpoint.h"
 #include "workflows/cka_model.h"
+#include "workflows/option_limits.h"
+#include "workflows/progress.h"
+#include "workflows/run_lock.h"
 
 namespace biascka::app {
 
@@ -38,8 +42,10 @@ void add_cka_command(CLI::App& root) {
       "every tensor one layer with samples on its first axis (as `biascka forward` writes), read --batch "
       "rows at a time.\n"
       "Writes DIR/cka.json (layers, layers_b, matrix, estimator, batch, samples, settings; NaN as null),\n"
-      "DIR/cka.csv, DIR/cka.npy (float64) and DIR/cka.png (heatmap, origin bottom-left). A layer with zero\n"
-      "variance gets NaN and a warning.\n"
+      "DIR/cka.csv, DIR/cka.npy (float64) and DIR/cka.png (heatmap, origin bottom-left; up to 4000\n"
+      "layers per axis). A layer with zero variance gets NaN and a warning; NaN or infinite activations are "
+      "an error.\n"
+      "One process per DIR (DIR/.lock).\n"
       "--device cuda: forward passes and (linear kernel) Grams and HSIC products on the GPU: fused\n"
       "Gram + centring kernels, one product of all centred Grams per batch, float64 sums; activations\n"
       "stay on the GPU and the next batch's forward pass overlaps this batch's CKA. TF32 unless --no-tf32.\n"
@@ -84,6 +90,16 @@ void add_cka_command(CLI::App& root) {
   cmd->callback([o] {
     BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
                   "cka: give --checkpoint (with --data) or --activations");
+    usage_check([&] {
+      workflows::check_image_options(o->image_size, o->workers);
+      workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
+      workflows::check_range("--epochs-over-data", o->epochs, 1, 1000000);
+      workflows::check_batch_memory("", o->batch, o->image_size);
+      workflows::parse_device("--device", o->device);
+    });
+    // One writer per output folder; temporaries of a killed earlier run there go.
+    const workflows::RunLock lock(o->out, "cka");
+    workflows::remove_stale_temporaries(o->out, false);
     cka::CkaOptions co;
     co.estimator = cka::parse_estimator(o->estimator);
     co.kernel = {cka::parse_kernel(o->kernel), o->rbf_threshold};
@@ -109,12 +125,23 @@ void add_cka_command(CLI::App& root) {
       req.batch = o->batch;
       req.full = o->full;
       req.options = co;
+      {  // what the computation cannot give, said before it starts
+        const SafetensorsReader fa(req.path_a);
+        const size_t lb =
+            req.path_b.empty()
+                ? 0
+                : cka::activation_layers(SafetensorsReader(req.path_b), req.select).tensors.size();
+        const cka::ActivationLayers la = cka::activation_layers(fa, req.select);
+        for (const std::string& n : cka::plan_notes(req.path_a, la.samples, req.full ? la.samples : req.batch,
+                                                    req.full, co.estimator, la.tensors.size(), lb))
+          workflows::warn(n);
+      }
       r = cka::cka_from_activations(req);
     } else {
       BIASCKA_CHECK(!o->data.empty(), "cka: --checkpoint needs --data SPLIT_DIR");
       auto load = [&](const std::string& path) {
-        const TensorFile file = read_safetensors(path);
-        auto m = std::make_unique<ResNet18>(config_from_checkpoint(file), 0, dev);
+        const TensorFile file = workflows::read_checkpoint(path);
+        auto m = std::make_unique<ResNet18>(workflows::config_from_checkpoint(file), 0, dev);
         m->load_state_dict(file);
         return m;
       };
@@ -139,8 +166,8 @@ void add_cka_command(CLI::App& root) {
       r.sources.insert(r.sources.begin(), {"checkpoint", o->checkpoint});
       if (b) r.sources.insert(r.sources.begin() + 1, {"checkpoint_b", o->checkpoint_b});
     }
-    for (const std::string& w : r.warnings) std::fprintf(stderr, "biascka: warning: %s\n", w.c_str());
-    cka::write_cka_outputs(o->out, r);
+    for (const std::string& w : r.warnings) workflows::warn(w);
+    const std::vector<std::string> written = cka::write_cka_outputs(o->out, r);
     std::printf(
         "%s\n%zu x %zu layers over %lld batch%s on %s: forward %.2f s, Grams %.2f s, HSIC %.2f s%s\n",
         cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(), static_cast<long long>(r.batches),
@@ -148,7 +175,9 @@ void add_cka_command(CLI::App& root) {
         co.device.is_cuda() && co.kernel.kind == cka::Kernel::Linear ? dev.str().c_str() : "cpu", r.forward_s,
         r.timing.gram_s, r.timing.hsic_s,
         co.device.is_cuda() && co.kernel.kind == cka::Kernel::Linear ? " (GPU time, overlapping)" : "");
-    std::printf("wrote %s/cka.json, cka.csv, cka.npy, cka.png\n", o->out.c_str());
+    std::string files;
+    for (const std::string& f : written) files += (files.empty() ? "" : ", ") + f;
+    std::printf("wrote %s/%s\n", workflows::printable(o->out).c_str(), files.c_str());
   });
 }
 

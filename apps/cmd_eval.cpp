@@ -8,7 +8,9 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/ops/conv2d.h"
+#include "workflows/checkpoint.h"
 #include "workflows/evaluate.h"
+#include "workflows/option_limits.h"
 
 namespace biascka::app {
 
@@ -33,21 +35,26 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--data", o->data, "split folder (e.g. ROOT/cmnist/test)")->required();
   cmd->add_option("--out", o->out, "write the result as JSON here");
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
   cmd->add_option("--max-eval", o->max_eval, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
   add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {
-    const Device dev = Device::parse(o->device);
+    Device dev;
+    usage_check([&] {
+      workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
+      workflows::check_image_options(o->image_size, o->workers);
+      workflows::check_batch_memory("", o->batch, o->image_size);
+      dev = workflows::parse_device("--device", o->device);
+    });
     require_device(dev);
-    const TensorFile ckpt = read_safetensors(o->checkpoint);
-    const ResNet18Config cfg = config_from_checkpoint(ckpt);
+    const TensorFile ckpt = workflows::read_checkpoint(o->checkpoint);
+    const ResNet18Config cfg = workflows::config_from_checkpoint(ckpt);
     ResNet18 model(cfg, 0, dev);
     model.load_state_dict(ckpt);
-    const data::Split split = data::scan_split(o->data);
-    BIASCKA_CHECK(split.num_classes <= cfg.num_classes, o->data, ": labels go up to ", split.num_classes - 1,
-                  " but the model has ", cfg.num_classes, " classes");
+    // A label beyond the model's classes is an error naming the file.
+    const data::Split split = data::scan_split(o->data, cfg.num_classes);
     data::LoaderOptions lo;
     lo.batch = o->batch;
     lo.workers = o->workers;

@@ -9,6 +9,8 @@
 #include "engine/io/safetensors.h"
 #include "engine/ops/layout.h"
 #include "models/resnet18.h"
+#include "workflows/checkpoint.h"
+#include "workflows/option_limits.h"
 
 namespace biascka::app {
 
@@ -39,10 +41,11 @@ void add_forward_command(CLI::App& root) {
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--seed", o->seed, "dropout seed with --train-mode")->capture_default_str();
   cmd->callback([o] {
-    const Device dev = Device::parse(o->device);
+    Device dev;
+    usage_check([&] { dev = workflows::parse_device("--device", o->device); });
     require_device(dev);
-    const TensorFile ckpt = read_safetensors(o->checkpoint);
-    ResNet18Config cfg = config_from_checkpoint(ckpt);
+    const TensorFile ckpt = workflows::read_checkpoint(o->checkpoint);
+    ResNet18Config cfg = workflows::config_from_checkpoint(ckpt);
     if (o->no_dropout) cfg.dropout = 0.f;
     ResNet18 model(cfg, o->seed, dev);
     model.load_state_dict(ckpt);

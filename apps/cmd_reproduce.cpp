@@ -4,9 +4,11 @@
 
 #include "apps/cmd_data.h"
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "data/default_dataset.h"
 #include "engine/error.h"
 #include "workflows/prepare_data.h"
+#include "workflows/option_limits.h"
 #include "workflows/reproduce.h"
 
 namespace biascka::app {
@@ -95,13 +97,23 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
       return;
     }
     o->datasets = split_list(*datasets);
-    for (const auto& g : split_list(*gpus)) o->gpus.push_back(std::stoi(g));
-    const size_t slash = shard->find('/');
-    BIASCKA_CHECK(slash != std::string::npos, "--shard must be I/N, got ", *shard);
-    o->shard_index = std::stoi(shard->substr(0, slash));
-    o->shard_count = std::stoi(shard->substr(slash + 1));
+    usage_check([&] {
+      for (const auto& g : split_list(*gpus))
+        o->gpus.push_back(static_cast<int>(parse_integer_option("--gpus", g, 0, 1023)));
+      const size_t slash = shard->find('/');
+      try {
+        BIASCKA_CHECK(slash != std::string::npos, "no /");
+        o->shard_count = static_cast<int>(parse_integer_option("N", shard->substr(slash + 1), 1, 1000000));
+        o->shard_index =
+            static_cast<int>(parse_integer_option("I", shard->substr(0, slash), 0, o->shard_count - 1));
+      } catch (const Error&) {
+        fail("--shard ", *shard, ": must be I/N with 0 <= I < N <= 1000000, e.g. 2/8");
+      }
+      workflows::check_image_options(0, o->workers);
+      if (o->quick) o->apply_quick();
+      o->train_options(workflows::GridRun{"", "sce", "", "", 0, 0}).validate();
+    });
     if (o->quick) {
-      o->apply_quick();
       if (o->data_root.empty()) {
         const std::filesystem::path pct_dir = data::ensure_default_dataset(5, "", "", !*quiet);
         o->data_root = pct_dir.parent_path().parent_path().string();  // <cache>/fashion-cmnist

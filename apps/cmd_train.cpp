@@ -1,4 +1,5 @@
 // `biascka train`: the paper's training protocol on one dataset, objective and seed.
+#include <cstdint>
 #include <cstdio>
 
 #include "apps/commands.h"
@@ -6,6 +7,8 @@
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "losses/objectives.h"
+#include "workflows/option_limits.h"
+#include "workflows/progress.h"
 #include "workflows/train.h"
 
 namespace biascka::app {
@@ -15,6 +18,7 @@ void add_train_command(CLI::App& root) {
   auto resume = std::make_shared<std::string>();
   auto quiet = std::make_shared<bool>(false);
   auto threads = std::make_shared<int>(0);
+  auto seed = std::make_shared<std::string>("0");
   auto* cmd = root.add_subcommand(
       "train",
       "Train ResNet18 from scratch with one objective (Adam, early stopping on validation accuracy).\n"
@@ -23,9 +27,13 @@ void add_train_command(CLI::App& root) {
       "stops early, DATA/../test (when present) evaluates the best checkpoint at the end.\n"
       "Writes RUN/settings.json, RUN/metrics.jsonl (one line per epoch), RUN/best.safetensors (torchvision "
       "names),\n"
-      "RUN/last.safetensors (model + optimizer + loop state; Ctrl-C saves it mid-epoch) and "
+      "RUN/last.safetensors (model + optimizer + loop state; Ctrl-C saves it mid-epoch and exits 130) and "
       "RUN/summary.json\n"
-      "(test.accuracy, test.aligned_accuracy, test.conflicting_accuracy, ...).\n"
+      "(test.accuracy, test.aligned_accuracy, test.conflicting_accuracy, ...). One process per RUN: a second "
+      "one is refused\n"
+      "(RUN/.lock). A training set of k * batch + 1 images leaves its last single image out of each epoch "
+      "(batch norm\n"
+      "cannot train on one sample; the order is shuffled, so a different image each epoch).\n"
       "Example: biascka train --data ROOT/cmnist/5pct --loss sce --seed 0 --out runs/cmnist-sce-0");
   cmd->add_option("--data", o->data, "pct folder, e.g. ROOT/cmnist/5pct");
   cmd->add_option("--out", o->out, "run folder to create");
@@ -35,14 +43,14 @@ void add_train_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--sos-beta", o->objective_params.sos_beta, "beta of the rescaled square loss")
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "initialisation, shuffling and dropout seed")->capture_default_str();
+  cmd->add_option("--seed", *seed, "initialisation, shuffling and dropout seed (0 to 2^63-1)")
+      ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--epochs", o->epochs, "maximum epochs")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--patience", o->patience, "early-stopping patience in epochs")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  // Ranges: TrainOptions::validate, the one set of rules for the command line and a resumed settings.json.
+  cmd->add_option("--epochs", o->epochs, "maximum epochs")->capture_default_str();
+  cmd->add_option("--patience", o->patience, "early-stopping patience in epochs")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
+  cmd->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "L2 added to the gradient (torch.optim.Adam)")
       ->capture_default_str();
   cmd->add_option("--max-train", o->max_train, "train on a seeded subset of this many images (0: all)")
@@ -57,29 +65,43 @@ void add_train_command(CLI::App& root) {
   cmd->add_flag(
       "--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");
   cmd->add_flag("--quiet", *quiet, "no progress output (errors and the final line only)");
-  cmd->callback([o, resume, quiet, threads] {
-    if (*threads > 0) set_cpu_threads(*threads);
+  cmd->callback([o, resume, quiet, threads, seed] {
     o->progress = *quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
     const bool resuming = !resume->empty();
-    if (resuming) {
-      BIASCKA_CHECK(o->out.empty() || o->out == *resume, "--resume RUN and --out differ");
-      o->out = *resume;
-    } else {
-      BIASCKA_CHECK(!o->data.empty() && !o->out.empty(),
-                    "train needs --data DIR and --out RUN (or --resume RUN)");
-      losses::objective(o->loss);  // fail on a bad name before any work
-    }
+    usage_check([&] {
+      workflows::check_threads(*threads);
+      o->seed = static_cast<uint64_t>(parse_integer_option("--seed", *seed, 0, INT64_MAX));
+      if (resuming) {  // the run's own settings are validated from its settings.json
+        BIASCKA_CHECK(o->out.empty() || o->out == *resume, "--resume RUN and --out differ");
+        workflows::parse_device("--device", o->device);
+        workflows::check_image_options(0, o->workers);
+      } else {
+        BIASCKA_CHECK(!o->data.empty() && !o->out.empty(),
+                      "train needs --data DIR and --out RUN (or --resume RUN)");
+        o->validate();
+      }
+    });
+    if (resuming) o->out = *resume;
+    if (*threads > 0) set_cpu_threads(*threads);
     const auto r = workflows::train(*o, resuming);
-    if (r.status == "interrupted") throw CLI::RuntimeError(130);
-    const auto& s = r.summary;
+    if (r.status == "interrupted") throw CLI::RuntimeError(interrupted_exit_code());
+    // The summary of a finished run may be an old, hand-edited file: read it without trusting its types.
+    const nlohmann::json& s = r.summary;
+    auto field = [&](const char* split, const char* key) {
+      return s.contains(split) && s[split].is_object() && s[split].contains(key) ? s[split][key]
+                                                                                 : nlohmann::json();
+    };
     auto fmt = [](const nlohmann::json& v) {
       return v.is_number() ? std::to_string(100 * v.get<double>()).substr(0, 5) + "%" : std::string("n/a");
     };
-    std::printf("run %s: best epoch %lld, valid accuracy %s", o->out.c_str(),
-                static_cast<long long>(s.value("best_epoch", 0)), fmt(s["valid"]["accuracy"]).c_str());
+    const nlohmann::json best = s.contains("best_epoch") ? s["best_epoch"] : nlohmann::json();
+    std::printf("run %s: best epoch %s, valid accuracy %s", workflows::printable(o->out).c_str(),
+                best.is_number_integer() ? std::to_string(best.get<int64_t>()).c_str() : "n/a",
+                fmt(field("valid", "accuracy")).c_str());
     if (s.contains("test"))
-      std::printf(", test accuracy %s (aligned %s, conflicting %s)", fmt(s["test"]["accuracy"]).c_str(),
-                  fmt(s["test"]["aligned_accuracy"]).c_str(), fmt(s["test"]["conflicting_accuracy"]).c_str());
+      std::printf(", test accuracy %s (aligned %s, conflicting %s)", fmt(field("test", "accuracy")).c_str(),
+                  fmt(field("test", "aligned_accuracy")).c_str(),
+                  fmt(field("test", "conflicting_accuracy")).c_str());
     std::printf("\n");
   });
 }

@@ -2,6 +2,9 @@
 
 #include "engine/error.h"
 #include "engine/io/npy.h"
+#include "engine/parse.h"
+#include "workflows/interrupt.h"
+#include "workflows/option_limits.h"
 
 namespace biascka::app {
 
@@ -23,24 +26,14 @@ Tensor read_input_batch(const std::string& spec) {
   return x;
 }
 
-ResNet18Config config_from_checkpoint(const TensorFile& ckpt) {
-  ResNet18Config cfg;
-  BIASCKA_CHECK(ckpt.contains("fc.weight"), ckpt.path,
-                ": no tensor 'fc.weight' (not a ResNet18 checkpoint?)");
-  BIASCKA_CHECK(ckpt.contains("conv1.weight"), ckpt.path,
-                ": no tensor 'conv1.weight' (not a ResNet18 checkpoint?)");
-  const Tensor& fc = ckpt.at("fc.weight");
-  BIASCKA_CHECK(fc.dim() == 2 && fc.size(1) == 512 && fc.size(0) >= 1, ckpt.path,
-                ": tensor 'fc.weight' has shape ", shape_str(fc.shape()), ", expected [classes, 512]");
-  cfg.num_classes = fc.size(0);
-  const Tensor& c1 = ckpt.at("conv1.weight");
-  BIASCKA_CHECK(c1.dim() == 4 && (c1.size(2) == 7 || c1.size(2) == 3), ckpt.path,
-                ": tensor 'conv1.weight' has shape ", shape_str(c1.shape()),
-                ", expected [64, 3, 7, 7] (or 3x3 for the CIFAR stem)");
-  cfg.cifar_stem = c1.size(2) == 3;
-  auto it = ckpt.metadata.find("head");
-  cfg.log_softmax_head = it != ckpt.metadata.end() && it->second == "log_softmax";
-  return cfg;
+int64_t parse_integer_option(const std::string& option, const std::string& text, int64_t lo, int64_t hi) {
+  const int64_t v = parse_int64(text, option);
+  workflows::check_range(option, v, lo, hi);
+  return v;
+}
+
+int interrupted_exit_code() {
+  return workflows::interrupt_requested() ? workflows::interrupt_exit_code() : 130;
 }
 
 void add_image_options(CLI::App* cmd, std::string* normalization, int* image_size, int* workers) {

@@ -187,9 +187,16 @@ CkaMatrix MinibatchCka::result() const {
   const size_t la = layers_a_.size(), lb = layers_b().size();
   CkaMatrix out;
   out.warnings = skipped_;
-  // A layer whose centred Grams are all zero (constant over every batch) has no defined CKA.
+  // A layer whose centred Grams are all zero (constant over every batch) has no defined CKA: a warning.
+  // A layer with NaN or infinite activations has none either, and that means a broken model or input: an
+  // error, so that it is not mistaken for a constant layer.
   auto check = [&](const std::vector<double>& self, const std::vector<std::string>& names,
                    const char* which) {
+    for (size_t i = 0; i < self.size(); ++i)
+      BIASCKA_CHECK(
+          std::isfinite(self[i]), "layer '", names[i], "'", which,
+          ": its activations hold NaN or infinite values, so its CKA is undefined (check the model's "
+          "weights and the input data)");
     for (size_t i = 0; i < self.size(); ++i)
       if (!(self[i] > 0))
         out.warnings.push_back(detail::concat(

@@ -82,6 +82,7 @@ class MinibatchCka {
   Tensor hsic_sums() const;
   Tensor self_hsic_a() const;
   Tensor self_hsic_b() const;
+  // The CKA matrix. Throws naming the layer when a layer's activations were NaN or infinite.
   CkaMatrix result() const;
   // GPU: the device times of the Grams and products (they overlap the forward passes).
   const CkaTiming& timing() const;

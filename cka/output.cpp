@@ -58,9 +58,31 @@ plot::HeatmapSpec heatmap_spec(const CkaReport& r) {
   s.colorbar_title = "CKA";
   s.vmin = 0;
   s.vmax = 1;
-  // Cells of about 10 pixels keep 69 layer names legible; small matrices get larger cells.
-  s.cell = std::clamp(700 / static_cast<int>(std::max(s.rows, s.cols)), 10, 48);
+  // Cells of about 10 pixels keep 69 layer names legible; small matrices get larger cells, very large
+  // ones smaller (label_stride then labels every k-th layer).
+  const int64_t most = std::max(s.rows, s.cols);
+  s.cell = most <= 400 ? std::clamp(static_cast<int>(700 / most), 10, 48)
+                       : std::max(1, static_cast<int>(4000 / most));
+  for (auto* labels : {&s.row_labels, &s.col_labels})
+    for (std::string& l : *labels)
+      if (l.size() > 48) l = l.substr(0, 22) + "..." + l.substr(l.size() - 23);
   return s;
+}
+
+std::vector<std::string> plan_notes(const std::string& source, int64_t samples, int64_t batch, bool full,
+                                    Estimator estimator, size_t layers_a, size_t layers_b) {
+  const int64_t need = min_batch(estimator);
+  BIASCKA_CHECK(samples >= need, source, ": ", samples, " sample", samples == 1 ? "" : "s", ", but the ",
+                estimator_name(estimator), " estimator needs at least ", need, " per batch");
+  std::vector<std::string> notes;
+  if (!full && samples < batch)
+    notes.push_back(detail::concat(source, ": ", samples, " samples, fewer than one batch (--batch ", batch,
+                                   "): the CKA comes from one batch of ", samples));
+  const size_t most = std::max(layers_a, layers_b);
+  if (static_cast<int64_t>(most) > kMaxHeatmapLayers)
+    notes.push_back(detail::concat(most, " layers: more than cka.png can show (at most ", kMaxHeatmapLayers,
+                                   " per axis); cka.png is not written, cka.json, cka.csv and cka.npy are"));
+  return notes;
 }
 
 namespace {
@@ -81,7 +103,7 @@ std::string number(double v) {
 
 }  // namespace
 
-void write_cka_outputs(const std::string& dir, const CkaReport& r) {
+std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaReport& r) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -133,7 +155,9 @@ void write_cka_outputs(const std::string& dir, const CkaReport& r) {
   }
   write_text_atomic((fs::path(dir) / "cka.csv").string(), csv.str());
   write_npy((fs::path(dir) / "cka.npy").string(), m);
+  if (std::max(rows, cols) > kMaxHeatmapLayers) return {"cka.json", "cka.csv", "cka.npy"};
   plot::render_heatmap(heatmap_spec(r)).save_png((fs::path(dir) / "cka.png").string());
+  return {"cka.json", "cka.csv", "cka.npy", "cka.png"};
 }
 
 }  // namespace biascka::cka

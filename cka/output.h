@@ -33,10 +33,24 @@ CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full);
 // "linear CKA, unbiased HSIC, minibatches of 512 (10000 samples)" and the like.
 std::string describe(const CkaReport& r);
 
-// The heatmap of a report: CKA on 0..1, layer names on both axes, origin bottom-left.
+// The most layers per axis cka.png shows (one pixel per cell at least; beyond it the picture would be
+// tens of thousands of pixels wide). The matrix files have no limit.
+inline constexpr int64_t kMaxHeatmapLayers = 4000;
+
+// The heatmap of a report: CKA on 0..1, layer names on both axes, origin bottom-left. Cells shrink with
+// the number of layers (10 to 48 pixels up to 400 layers, then down to 1) and names longer than 48
+// characters are shortened in the middle, so the picture stays under kMaxHeatmapLayers + margins.
 plot::HeatmapSpec heatmap_spec(const CkaReport& r);
 
-// Writes DIR/cka.json, cka.csv, cka.npy and cka.png (each atomically), creating DIR.
-void write_cka_outputs(const std::string& dir, const CkaReport& r);
+// Checks before any work that the computation can give a result, and says what it will not give:
+// throws "SOURCE: N samples, but the unbiased estimator needs at least 4 per batch"; returns the notes to
+// print first (fewer samples than --batch: one batch of them all; more layers than cka.png can show: no
+// picture).
+std::vector<std::string> plan_notes(const std::string& source, int64_t samples, int64_t batch, bool full,
+                                    Estimator estimator, size_t layers_a, size_t layers_b);
+
+// Writes DIR/cka.json, cka.csv, cka.npy and cka.png (each atomically), creating DIR; cka.png only when
+// the layers fit it (kMaxHeatmapLayers). Returns the names of the files written.
+std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaReport& r);
 
 }  // namespace biascka::cka

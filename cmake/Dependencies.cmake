@@ -55,6 +55,11 @@ if(NOT TARGET nlohmann_json::nlohmann_json)
   target_include_directories(nlohmann_json::nlohmann_json INTERFACE ${NLOHMANN_INCLUDE_DIR})
 endif()
 
+# xxHash: the checkpoints' checksum (workflows/checkpoint.cpp), used header-only (XXH_INLINE_ALL).
+find_path(XXHASH_INCLUDE_DIR xxhash.h HINTS "${_tp}/include" REQUIRED)
+add_library(biascka_xxhash INTERFACE)
+target_include_directories(biascka_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
+
 find_package(CLI11 CONFIG QUIET)
 if(NOT TARGET CLI11::CLI11)
   find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp HINTS "${_tp}/include" REQUIRED)

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <optional>
+#include <set>
 
 #include "engine/error.h"
 #include "engine/parse.h"
@@ -45,6 +46,26 @@ void check_range(const Split& split, int64_t num_classes) {
   for (const Sample& s : split.samples)
     BIASCKA_CHECK(s.target < num_classes && s.bias < num_classes, s.path, ": label out of range (target ",
                   s.target, ", bias ", s.bias, "; the dataset has ", num_classes, " classes)");
+}
+
+// The training split defines the classes, 0 .. N-1 with N = its largest label + 1, and each must have
+// training images: a class without any is almost always a stray file (an image labelled 99 among 0-9
+// would otherwise build a 100-class model). Names the file with the largest label.
+void check_every_class_present(const Split& split) {
+  std::set<int64_t> targets;
+  const Sample* largest = &split.samples.front();
+  for (const Sample& s : split.samples) {
+    targets.insert(s.target);
+    if (std::max(s.target, s.bias) > std::max(largest->target, largest->bias)) largest = &s;
+  }
+  if (static_cast<int64_t>(targets.size()) == split.num_classes) return;
+  int64_t first_missing = 0;
+  while (targets.count(first_missing)) ++first_missing;
+  const int64_t missing = split.num_classes - static_cast<int64_t>(targets.size());
+  fail(largest->path, ": label ", std::max(largest->target, largest->bias), " makes ", split.num_classes,
+       " classes, but ", missing, " of them (", first_missing, missing > 1 ? " and others" : "",
+       ") have no training image in ", split.dir,
+       "; a stray file? (the classes are 0 to N-1, each with training images)");
 }
 
 void finish(Split& split, int64_t num_classes) {
@@ -116,6 +137,7 @@ Split train_split(const std::string& pct_dir, int64_t num_classes) {
   out.samples = std::move(a.samples);
   out.samples.insert(out.samples.end(), c.samples.begin(), c.samples.end());
   finish(out, num_classes);
+  if (num_classes == 0) check_every_class_present(out);
   return out;
 }
 

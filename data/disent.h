@@ -36,7 +36,9 @@ bool is_image_file(const std::string& path);  // .png .jpg .jpeg, any case
 // folder, an empty split, a file name without labels or a label out of range.
 Split scan_split(const std::string& dir, int64_t num_classes = 0);
 
-// pct_dir/align + pct_dir/conflict.
+// pct_dir/align + pct_dir/conflict. Inferred classes (num_classes 0) are 0 .. largest label, and each of
+// them must have training images: otherwise an error names the file with the largest label (a stray
+// `99_99` image in a 10-class set). Valid and test splits are then read with the training split's count.
 Split train_split(const std::string& pct_dir, int64_t num_classes = 0);
 // pct_dir/valid, else pct_dir/../valid (B-FFHQ); throws "missing valid split" naming both places.
 Split valid_split(const std::string& pct_dir, int64_t num_classes = 0);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "data/image_io.h"
@@ -182,7 +183,17 @@ Loader::Loader(Split split, LoaderOptions opts) : impl_(std::make_unique<Impl>()
     for (size_t i = 0; i < m.subset.size(); ++i) m.cached[i].store(0, std::memory_order_relaxed);
   }
   const int workers = m.opts.workers > 0 ? m.opts.workers : std::max(1u, std::thread::hardware_concurrency());
-  for (int w = 0; w < workers; ++w) m.threads.emplace_back([&m] { m.worker(); });
+  try {
+    for (int w = 0; w < workers; ++w) m.threads.emplace_back([&m] { m.worker(); });
+  } catch (const std::system_error& e) {  // the system's thread limit: stop the ones started, then report
+    {
+      std::lock_guard<std::mutex> lk(m.mu);
+      m.stop = true;
+    }
+    m.cv_work.notify_all();
+    for (auto& t : m.threads) t.join();
+    fail(m.split.dir, ": cannot start ", workers, " image-loading threads (", e.what(), "); lower --workers");
+  }
 }
 
 Loader::~Loader() {
@@ -195,7 +206,10 @@ Loader::~Loader() {
 }
 
 int64_t Loader::size() const { return static_cast<int64_t>(impl_->subset.size()); }
-int64_t Loader::batches_per_epoch() const { return (size() + impl_->opts.batch - 1) / impl_->opts.batch; }
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = size(), b = impl_->opts.batch;
+  return (n + b - 1) / b - (impl_->opts.drop_last_single && n % b == 1 ? 1 : 0);
+}
 int Loader::height() const { return impl_->height; }
 int Loader::width() const { return impl_->width; }
 int64_t Loader::num_classes() const { return impl_->split.num_classes; }
@@ -216,6 +230,8 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   std::vector<int64_t> out;
   for (int64_t pos : positions(size(), impl_->opts.shuffle, impl_->opts.seed, epoch))
     out.push_back(impl_->subset[pos]);
+  out.resize(
+      static_cast<size_t>(std::min(size(), batches_per_epoch() * impl_->opts.batch)));  // drop_last_single
   return out;
 }
 

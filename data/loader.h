@@ -2,7 +2,8 @@
 // The batch loader: decodes and normalises a split's images on worker threads, a few batches ahead of the
 // consumer, and keeps the decoded 8-bit images in memory when the whole split fits (so epochs after the
 // first do no decoding). The order of an epoch is a pure function of (seed, epoch): a resumed run sees the
-// same batches. The last partial batch is kept.
+// same batches. The last partial batch is kept, except a last batch of exactly one sample when
+// drop_last_single is set (training: batch normalisation cannot train on one sample; see train.h).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,7 @@ namespace biascka::data {
 struct LoaderOptions {
   int64_t batch = 512;
   bool shuffle = false;
+  bool drop_last_single = false;  // an epoch of k * batch + 1 samples delivers k batches (training)
   uint64_t seed = 0;
   int workers = 0;     // 0 = hardware threads
   int image_size = 0;  // 0 = native (or the normalisation's default size); else resize to this square

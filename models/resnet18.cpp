@@ -197,6 +197,25 @@ NamedTensors ResNet18::state_dict() const {
   return out;
 }
 
+namespace {
+// Whether every value of a float tensor is finite (integer tensors always are).
+bool all_finite(const Tensor& t) {
+  if (t.dtype() != DType::F32 && t.dtype() != DType::F64) return true;
+  const Tensor host = t.device().is_cpu() ? t : t.to(Device::cpu());
+  const int64_t n = host.numel();
+  if (host.dtype() == DType::F64) {
+    const double* p = host.data<double>();
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(p[i])) return false;
+    return true;
+  }
+  const float* p = host.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+}  // namespace
+
 void ResNet18::load_state_dict(const TensorFile& file) {
   NoGrad no_grad;
   for (auto& e : entries_) {
@@ -209,6 +228,8 @@ void ResNet18::load_state_dict(const TensorFile& file) {
                       (src.shape() == e.tensor.shape() || src.dim() + e.tensor.dim() <= 1),
                   file.path, ": tensor '", e.name, "' has shape ", shape_str(src.shape()),
                   ", the model expects ", shape_str(e.tensor.shape()));
+    BIASCKA_CHECK(all_finite(src), file.path, ": tensor '", e.name,
+                  "' holds NaN or infinite values (a diverged or damaged model): refusing to use it");
     e.tensor.copy_from(src);
   }
 }

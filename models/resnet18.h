@@ -48,7 +48,8 @@ class ResNet18 {
   NamedTensors named_buffers() const;
   NamedTensors state_dict() const;  // parameters and buffers interleaved as torchvision orders them
   // Loads every tensor of the state dict from `file` (extra tensors are ignored: optimizer state etc.).
-  // Missing tensors and shape or dtype mismatches are errors naming the file and the tensor.
+  // Missing tensors, shape or dtype mismatches and NaN or infinite values are errors naming the file and
+  // the tensor (a model with NaN weights would otherwise evaluate to a plausible-looking accuracy).
   void load_state_dict(const TensorFile& file);
   void to(Device device);
 

@@ -11,6 +11,7 @@
 #include "engine/ops/layout.h"
 #include "engine/random.h"
 #include "models/resnet18.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
 #include "workflows/checkpoint.h"
@@ -18,8 +19,8 @@
 namespace biascka {
 namespace {
 
-using Result = test::CommandResult;
-test::CommandResult run(const std::string& args) { return test::run_biascka(args); }
+using Result = test::CliResult;
+test::CliResult run(const std::string& args) { return test::run_biascka(args); }
 
 TEST(Cli, HelpUsageErrorsAndOneLineErrors) {
   EXPECT_EQ(run("--help").code, 0);

@@ -7,6 +7,7 @@
 
 #include "data/check.h"
 #include "engine/io/atomic_file.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
 #include "workflows/reproduce.h"

@@ -24,6 +24,7 @@
 #include "data/manifest.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/digest.h"
+#include "tests/support/cli_run.h"
 #include "tests/support/http_test_server.h"
 #include "tests/support/tar_writer.h"
 #include "tests/test_data_fixtures.h"

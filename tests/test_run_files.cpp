@@ -1,7 +1,7 @@
-// A run folder's JSON read back on resume (workflows/run_files.h) and a checkpoint's run_state: settings
-// written by a run read back equal; malformed text, missing fields and values of the wrong type or range
-// are one-line errors naming the file (before: nlohmann's exceptions, a bare "stoull", or undefined
-// behaviour casting 1e300 to an int64 or a float).
+// A run folder's JSON read back on resume (workflows/json_file.h; TrainOptions::from_json + validate) and a
+// checkpoint's run_state: settings written by a run read back equal; malformed text, missing fields and
+// values of the wrong type or range are one-line errors naming the file and the field (before: nlohmann's
+// exceptions, a bare "stoull", or undefined behaviour casting 1e300 to an int64 or a float).
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -11,7 +11,8 @@
 #include "engine/io/safetensors.h"
 #include "tests/support/test_support.h"
 #include "workflows/checkpoint.h"
-#include "workflows/run_files.h"
+#include "workflows/json_file.h"
+#include "workflows/train.h"
 
 namespace biascka::workflows {
 namespace {
@@ -20,16 +21,23 @@ using test::error_of;
 
 #define EXPECT_CONTAINS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
+// settings.json as resume reads it: parsed, typed, then the command line's rules.
+TrainOptions read_settings_text(const std::string& text, const std::string& file) {
+  TrainOptions o = TrainOptions::from_json(parse_json_text(text, file), file);
+  o.validate(file);
+  return o;
+}
+
 TEST(RunFiles, SettingsRoundTripAndHostileValues) {
   TrainOptions o;
   o.data = "/data/cmnist/5pct";
   o.loss = "sos";
-  o.seed = 12345678901234567890ull;
+  o.seed = 1234567890123456789ull;
   o.epochs = 7;
   o.lr = 3e-4f;
   o.image_size = 32;
   o.no_tf32 = true;
-  const TrainOptions back = parse_settings(o.to_json().dump(), "settings.json");
+  const TrainOptions back = read_settings_text(o.to_json().dump(), "settings.json");
   EXPECT_EQ(back.data, o.data);
   EXPECT_EQ(back.loss, o.loss);
   EXPECT_EQ(back.seed, o.seed);
@@ -44,34 +52,35 @@ TEST(RunFiles, SettingsRoundTripAndHostileValues) {
       j.erase(key);
     else
       j[key] = value;
-    return error_of([&] { parse_settings(j.dump(), "run/settings.json"); });
+    return error_of([&] { read_settings_text(j.dump(), "run/settings.json"); });
   };
   EXPECT_EQ(with("epochs", nlohmann::json::value_t::discarded),
             "run/settings.json: field 'epochs' is missing");
-  EXPECT_CONTAINS(with("epochs", 1e300),
-                  "run/settings.json: field 'epochs': expected an integer, got 1e+300");
-  EXPECT_CONTAINS(with("epochs", 1.5), "expected an integer");
-  EXPECT_CONTAINS(with("image_size", int64_t{1} << 40),
-                  "run/settings.json: field 'image_size': 1099511627776 is out of range");
-  EXPECT_CONTAINS(with("seed", -1), "field 'seed': -1 is out of range");
-  EXPECT_CONTAINS(with("lr", 1e300), "run/settings.json: field 'lr': 1e+300 is out of range");
-  EXPECT_CONTAINS(with("data", 3), "field 'data': expected a string, got 3");
-  EXPECT_CONTAINS(with("no_tf32", 0), "field 'no_tf32': expected true or false");
-  EXPECT_CONTAINS(error_of([] { parse_settings("{\"data\": ", "s.json"); }), "s.json: not valid JSON");
-  EXPECT_CONTAINS(error_of([] { parse_settings("[1, 2]", "s.json"); }), "s.json: expected a JSON object");
+  EXPECT_CONTAINS(with("epochs", 1e300), "run/settings.json: field 'epochs' must be an integer, got 1e+300");
+  EXPECT_CONTAINS(with("epochs", 1.5), "field 'epochs' must be an integer");
+  EXPECT_CONTAINS(with("image_size", int64_t{1} << 40), "run/settings.json: image_size ");
+  EXPECT_CONTAINS(with("seed", -1), "field 'seed' must be a non-negative integer, got -1");
+  EXPECT_CONTAINS(with("lr", 1e300), "run/settings.json: lr inf: must be a positive number");
+  EXPECT_CONTAINS(with("lr", -1e-3), "run/settings.json: lr -0.001: must be a positive number");
+  EXPECT_CONTAINS(with("batch", int64_t{1000000000000}), "run/settings.json: batch 1000000000000: must be");
+  EXPECT_CONTAINS(with("loss", "mse"), "run/settings.json: loss mse");
+  EXPECT_CONTAINS(with("data", 3), "field 'data' must be a string, got 3");
+  EXPECT_CONTAINS(with("no_tf32", 0), "field 'no_tf32' must be true or false");
+  EXPECT_CONTAINS(error_of([] { read_settings_text("{\"data\": ", "s.json"); }), "s.json: not valid JSON");
+  EXPECT_CONTAINS(error_of([] { read_settings_text("[1, 2]", "s.json"); }), "s.json: expected a JSON object");
 }
 
 TEST(RunFiles, MetricsLinesAreObjects) {
   const std::string ok = "{\"epoch\": 1}\n\n{\"epoch\": 2}\n{\"epoch\": 3}\n";
-  EXPECT_EQ(parse_metrics(ok, "m.jsonl", 2).size(), 2u);
-  EXPECT_EQ(parse_metrics(ok, "m.jsonl", 10).size(), 3u);
+  EXPECT_EQ(parse_jsonl_text(ok, "m.jsonl", 2).size(), 2u);
+  EXPECT_EQ(parse_jsonl_text(ok, "m.jsonl", 10).size(), 3u);
   EXPECT_EQ(error_of([] {
-              parse_metrics("{\"epoch\": 1}\n{\"epo", "m.jsonl", 5);
-            }).find("m.jsonl: line 2: not valid JSON"),
+              parse_jsonl_text("{\"epoch\": 1}\n{\"epo", "m.jsonl", 5);
+            }).find("m.jsonl, line 2: not valid JSON"),
             0u);
-  EXPECT_EQ(error_of([] { parse_metrics("[]\n", "m.jsonl", 5); }),
-            "m.jsonl: line 1: expected a JSON object, got array");
-  EXPECT_TRUE(read_metrics("/nonexistent/metrics.jsonl", 5).empty());
+  EXPECT_EQ(error_of([] { parse_jsonl_text("[]\n", "m.jsonl", 5); }),
+            "m.jsonl, line 1: expected a JSON object, got []");
+  EXPECT_TRUE(read_jsonl_file("/nonexistent/metrics.jsonl", 5).empty());
 }
 
 // Issue 11: a corrupted dropout_seed ended in a bare "stoull" naming nothing.
@@ -86,13 +95,12 @@ TEST(RunFiles, RunStateFieldsNameTheCheckpoint) {
   nlohmann::json j = s.to_json();
   j["dropout_seed"] = "12x";
   file.metadata["run_state"] = j.dump();
-  EXPECT_EQ(error_of([&] { read_run_state(file); }),
-            "run/last.safetensors: malformed run_state (field 'dropout_seed': '12x' is not an integer)");
+  EXPECT_CONTAINS(error_of([&] { read_run_state(file); }), "run/last.safetensors");
+  EXPECT_CONTAINS(error_of([&] { read_run_state(file); }), "dropout_seed");
   j = s.to_json();
   j["epoch"] = 1e300;
   file.metadata["run_state"] = j.dump();
-  EXPECT_CONTAINS(error_of([&] { read_run_state(file); }),
-                  "run/last.safetensors: malformed run_state (field 'epoch'");
+  EXPECT_CONTAINS(error_of([&] { read_run_state(file); }), "run/last.safetensors (run_state): field 'epoch'");
 }
 
 }  // namespace

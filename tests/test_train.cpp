@@ -1,20 +1,19 @@
 // The training workflow on a tiny dataset: outputs, bit-for-bit determinism on the CPU, exact resume after
-// an interruption mid-epoch, SIGTERM stopping like Ctrl-C, a finished run left alone, no silent overwrite,
+// an interruption mid-epoch, a finished run left alone, no silent overwrite,
 // and divergence stopping the run.
-#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/safetensors.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
+#include "tests/support/tiny_runs.h"
 #include "workflows/train.h"
 
 namespace biascka {
@@ -23,42 +22,11 @@ namespace {
 namespace fs = std::filesystem;
 using workflows::TrainOptions;
 
-TrainOptions tiny_options(const std::string& data, const std::string& out, const std::string& loss = "sce") {
-  TrainOptions o;
-  o.data = data;
-  o.out = out;
-  o.loss = loss;
-  o.seed = 5;
-  o.epochs = 3;
-  o.batch = 32;
-  o.workers = 1;
-  o.progress = workflows::ProgressMode::Quiet;
-  return o;
-}
-
-// The per-epoch numbers without the timing fields.
-std::vector<nlohmann::json> metrics(const std::string& run) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(run + "/metrics.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    j.erase("seconds");
-    j.erase("images_per_s");
-    out.push_back(j);
-  }
-  return out;
-}
+using test::epoch_metrics;
+using test::tiny_train_options;
 
 void expect_same_weights(const std::string& a, const std::string& b) {
-  const TensorFile x = read_safetensors(a), y = read_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (size_t i = 0; i < x.tensors.size(); ++i) {
-    const Tensor& p = x.tensors[i].second;
-    const Tensor& q = y.at(x.tensors[i].first);
-    ASSERT_EQ(p.nbytes(), q.nbytes());
-    EXPECT_EQ(std::memcmp(p.raw_data(), q.raw_data(), p.nbytes()), 0) << x.tensors[i].first;
-  }
+  EXPECT_EQ(test::tensor_difference(a, b), "") << a << " vs " << b;
 }
 
 class Train : public ::testing::Test {
@@ -71,17 +39,17 @@ std::string* Train::data_ = nullptr;
 
 TEST_F(Train, WritesEveryOutputAndLearns) {
   const std::string run = test::temp_dir("train_outputs") + "/run";
-  const auto r = workflows::train(tiny_options(*data_, run));
+  const auto r = workflows::train(tiny_train_options(*data_, run));
   EXPECT_EQ(r.status, "finished");
   for (const char* f :
        {"settings.json", "metrics.jsonl", "best.safetensors", "last.safetensors", "summary.json"})
     EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
-  EXPECT_EQ(metrics(run).size(), 3u);
+  EXPECT_EQ(epoch_metrics(run).size(), 3u);
   const auto s = nlohmann::json::parse(read_file(run + "/summary.json"));
   EXPECT_EQ(s["status"], "finished");
   for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy"})
     EXPECT_TRUE(s["test"][k].is_number()) << k;
-  const auto m = metrics(run);  // a few epochs on 180 images: the training loss must at least go down
+  const auto m = epoch_metrics(run);  // a few epochs on 180 images: the training loss must at least go down
   EXPECT_LT(m.back()["train_loss"].get<double>(), m.front()["train_loss"].get<double>());
   // The best checkpoint loads as a plain ResNet18 state dict with the architecture in its metadata.
   const TensorFile best = read_safetensors(run + "/best.safetensors");
@@ -93,20 +61,20 @@ TEST_F(Train, WritesEveryOutputAndLearns) {
 
 TEST_F(Train, SameSeedSameNumbersBitForBit) {
   const std::string dir = test::temp_dir("train_determinism");
-  workflows::train(tiny_options(*data_, dir + "/a", "nll"));
-  workflows::train(tiny_options(*data_, dir + "/b", "nll"));
-  EXPECT_EQ(metrics(dir + "/a"), metrics(dir + "/b"));
+  workflows::train(tiny_train_options(*data_, dir + "/a", "nll"));
+  workflows::train(tiny_train_options(*data_, dir + "/b", "nll"));
+  EXPECT_EQ(epoch_metrics(dir + "/a"), epoch_metrics(dir + "/b"));
   expect_same_weights(dir + "/a/last.safetensors", dir + "/b/last.safetensors");
-  TrainOptions other = tiny_options(*data_, dir + "/c", "nll");
+  TrainOptions other = tiny_train_options(*data_, dir + "/c", "nll");
   other.seed = 6;
   workflows::train(other);
-  EXPECT_NE(metrics(dir + "/a"), metrics(dir + "/c"));
+  EXPECT_NE(epoch_metrics(dir + "/a"), epoch_metrics(dir + "/c"));
 }
 
 TEST_F(Train, ResumeAfterAnInterruptionIsExact) {
   const std::string dir = test::temp_dir("train_resume");
-  workflows::train(tiny_options(*data_, dir + "/straight"));
-  TrainOptions o = tiny_options(*data_, dir + "/stopped");
+  workflows::train(tiny_train_options(*data_, dir + "/straight"));
+  TrainOptions o = tiny_train_options(*data_, dir + "/stopped");
   o.interrupt_after_steps = 7;  // epoch 2, mid-way (5 batches of 32 per epoch)
   EXPECT_EQ(workflows::train(o).status, "interrupted");
   EXPECT_FALSE(fs::exists(dir + "/stopped/summary.json"));
@@ -114,39 +82,19 @@ TEST_F(Train, ResumeAfterAnInterruptionIsExact) {
   EXPECT_EQ(workflows::train(o, true).status, "interrupted");
   o.interrupt_after_steps = 0;
   EXPECT_EQ(workflows::train(o, true).status, "finished");
-  EXPECT_EQ(metrics(dir + "/straight"), metrics(dir + "/stopped"));
+  EXPECT_EQ(epoch_metrics(dir + "/straight"), epoch_metrics(dir + "/stopped"));
   expect_same_weights(dir + "/straight/best.safetensors", dir + "/stopped/best.safetensors");
   expect_same_weights(dir + "/straight/last.safetensors", dir + "/stopped/last.safetensors");
 }
 
-// Slurm (like most schedulers) sends SIGTERM before it kills a preempted or requeued job: train treats it as
-// Ctrl-C, saving a mid-epoch checkpoint at the next step and returning "interrupted" instead of dying.
-TEST_F(Train, SigtermSavesAndStopsLikeCtrlC) {
-  const std::string run = test::temp_dir("train_sigterm") + "/run";
-  TrainOptions o = tiny_options(*data_, run);
-  o.epochs = o.patience = 1000;  // minutes of training: the signal surely comes first
-  std::thread signaller([&] {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!fs::exists(run + "/settings.json") && std::chrono::steady_clock::now() < give_up)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (fs::exists(run + "/settings.json")) kill(getpid(), SIGTERM);
-  });
-  const auto r = workflows::train(o);
-  signaller.join();
-  EXPECT_EQ(r.status, "interrupted");
-  EXPECT_TRUE(workflows::interrupt_requested());
-  EXPECT_TRUE(fs::exists(run + "/last.safetensors"));
-  EXPECT_FALSE(fs::exists(run + "/summary.json"));
-}
-
 TEST_F(Train, FinishedRunsAreLeftAloneAndNeverOverwritten) {
   const std::string run = test::temp_dir("train_finished") + "/run";
-  workflows::train(tiny_options(*data_, run));
+  workflows::train(tiny_train_options(*data_, run));
   const auto before = fs::last_write_time(run + "/best.safetensors");
-  EXPECT_EQ(workflows::train(tiny_options(*data_, run), true).status, "finished");
+  EXPECT_EQ(workflows::train(tiny_train_options(*data_, run), true).status, "finished");
   EXPECT_EQ(fs::last_write_time(run + "/best.safetensors"), before);
   try {
-    workflows::train(tiny_options(*data_, run));
+    workflows::train(tiny_train_options(*data_, run));
     ADD_FAILURE() << "a second run into the same folder was allowed";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("already holds a run"), std::string::npos) << e.what();
@@ -155,7 +103,7 @@ TEST_F(Train, FinishedRunsAreLeftAloneAndNeverOverwritten) {
 
 TEST_F(Train, ANonFiniteLossStopsTheRunNamingEpochAndStep) {
   const std::string run = test::temp_dir("train_diverge") + "/run";
-  TrainOptions o = tiny_options(*data_, run, "sos");
+  TrainOptions o = tiny_train_options(*data_, run, "sos");
   o.lr = 3e38f;  // Adam moves every weight by ~lr: the logits overflow at the next step
   try {
     workflows::train(o);
@@ -171,9 +119,9 @@ TEST_F(Train, ANonFiniteLossStopsTheRunNamingEpochAndStep) {
 
 TEST_F(Train, BadInputIsAOneLineError) {
   const std::string dir = test::temp_dir("train_bad");
-  EXPECT_THROW(workflows::train(tiny_options(dir + "/nothing", dir + "/r1")), Error);
-  EXPECT_THROW(workflows::train(tiny_options(*data_, dir + "/r2", "focal")), Error);
-  TrainOptions o = tiny_options(*data_, dir + "/r3");
+  EXPECT_THROW(workflows::train(tiny_train_options(dir + "/nothing", dir + "/r1")), Error);
+  EXPECT_THROW(workflows::train(tiny_train_options(*data_, dir + "/r2", "focal")), Error);
+  TrainOptions o = tiny_train_options(*data_, dir + "/r3");
   o.batch = 1;
   EXPECT_THROW(workflows::train(o), Error);
 }

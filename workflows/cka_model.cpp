@@ -72,6 +72,9 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   BIASCKA_CHECK(batch >= cka::min_batch(o.cka.estimator), "CKA batch of ", batch, ": the ",
                 cka::estimator_name(o.cka.estimator), " estimator needs at least ",
                 cka::min_batch(o.cka.estimator), " samples per batch");
+  for (const std::string& n : cka::plan_notes(loader.split().dir, loader.size(), batch, o.full,
+                                              o.cka.estimator, la.size(), lb.size()))
+    warn(n);
   ModeGuard guard_a(&model_a), guard_b(model_b);
   NoGrad no_grad;
   cka::MinibatchCka acc(la, lb, o.cka);

@@ -10,7 +10,7 @@
 #include "losses/objectives.h"
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
-#include "workflows/run_files.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
@@ -74,18 +74,19 @@ bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) 
         continue;
       }
       const std::string& path = it->second->cka_json;
-      const auto j = read_json(path);
-      // Read back as untrusted as any file: the heatmap indexes rows x cols values.
-      BIASCKA_CHECK(j.is_object() && j.contains("matrix") && j["matrix"].is_array(), path,
-                    ": no \"matrix\" array (not a biascka cka.json)");
+      const auto j = read_json_file(path);
+      const nlohmann::json none;
+      const nlohmann::json& matrix = j.contains("matrix") ? j["matrix"] : none;
+      const bool square = matrix.is_array() && !matrix.empty() &&
+                          std::all_of(matrix.begin(), matrix.end(), [&](const nlohmann::json& row) {
+                            return row.is_array() && row.size() == matrix.size();
+                          });
+      BIASCKA_CHECK(square, path, ": field 'matrix' must be a square array of rows of numbers");
       plot::HeatmapSpec s;
-      s.rows = static_cast<int64_t>(j["matrix"].size());
-      s.cols = s.rows && j["matrix"][0].is_array() ? static_cast<int64_t>(j["matrix"][0].size()) : 0;
-      for (const auto& row : j["matrix"]) {
-        BIASCKA_CHECK(row.is_array() && static_cast<int64_t>(row.size()) == s.cols, path,
-                      ": \"matrix\" rows are not all of ", s.cols, " numbers");
+      s.rows = static_cast<int64_t>(matrix.size());
+      s.cols = s.rows;
+      for (const auto& row : matrix)
         for (const auto& v : row) s.values.push_back(v.is_number() ? v.get<double>() : NAN);
-      }
       s.size = cell;
       s.colorbar = false;
       s.tick_labels = false;

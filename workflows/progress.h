@@ -31,4 +31,13 @@ class Progress {
 // Prints a line to stderr unless quiet (a message that must not disturb stdout's results).
 void note(ProgressMode mode, const std::string& line);
 
+// Prints "biascka: warning: LINE" to stderr, also when quiet (a warning is not progress).
+void warn(const std::string& line);
+
+// `text` as it may reach a terminal or a log: control characters (newline, escape, ...), DEL and bytes
+// that are not UTF-8 become \n, \t, \xNN escapes, so that a file name holding a
+// newline or an escape sequence cannot forge a second message line or recolour the terminal. Every line
+// biascka prints about files (errors, warnings, notes, progress) goes through it.
+std::string printable(const std::string& text);
+
 }  // namespace biascka::workflows

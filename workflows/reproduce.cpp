@@ -24,8 +24,11 @@
 #include "workflows/cka_model.h"
 #include "workflows/figures.h"
 #include "workflows/prepare_data.h"
+#include "workflows/interrupt.h"
+#include "workflows/json_file.h"
 #include "workflows/report.h"
 #include "workflows/results.h"
+#include "workflows/run_lock.h"
 #include "workflows/train.h"
 
 extern char** environ;
@@ -59,7 +62,7 @@ std::string find_data_dir(const std::string& root, const std::string& dataset, d
 bool finished(const std::string& run_dir) {
   const fs::path s = fs::path(run_dir) / "summary.json";
   if (!fs::exists(s)) return false;
-  const auto j = nlohmann::json::parse(read_file(s.string()));
+  const auto j = read_json_file(s.string());
   const std::string status = j.value("status", "");
   return status == "finished" || status == "diverged";  // a diverged run is a result too: not retried
 }
@@ -72,12 +75,8 @@ void run_cka(const GridRun& r, const ReproduceOptions& o) {
   if (!fs::exists(best)) return;  // diverged before any checkpoint
   std::string split_dir = data::find_test_dir(r.data_dir);
   if (split_dir.empty()) split_dir = data::find_valid_dir(r.data_dir);
-  const TensorFile ckpt = read_safetensors(best);
-  ResNet18Config cfg;
-  cfg.num_classes = std::stoll(ckpt.metadata.at("num_classes"));
-  cfg.cifar_stem = ckpt.metadata.count("stem") && ckpt.metadata.at("stem") == "cifar";
-  cfg.log_softmax_head = ckpt.metadata.count("head") && ckpt.metadata.at("head") == "log_softmax";
-  ResNet18 model(cfg, 0, Device::parse(o.device));
+  const TensorFile ckpt = read_checkpoint(best);
+  ResNet18 model(config_from_checkpoint(ckpt), 0, Device::parse(o.device));
   model.load_state_dict(ckpt);
   data::LoaderOptions lo;
   lo.batch = o.cka_batch;
@@ -93,37 +92,27 @@ void run_cka(const GridRun& r, const ReproduceOptions& o) {
   cka::write_cka_outputs(r.run_dir + "/cka", report);
 }
 
-// Trains (or resumes) one run, then its CKA when it is a first seed. False when interrupted.
+// Trains (or resumes) one run, then its CKA when it is a first seed, holding the run folder's lock
+// throughout. False when interrupted.
 bool run_one(const GridRun& r, const ReproduceOptions& o) {
+  const RunLock lock(r.run_dir, "reproduce");
   if (!finished(r.run_dir)) {
-    TrainOptions t;
-    t.data = r.data_dir;
-    t.out = r.run_dir;
-    t.loss = r.loss;
-    t.seed = static_cast<uint64_t>(r.seed);
-    t.device = o.device;
-    t.epochs = o.epochs;
-    t.patience = o.patience;
-    t.batch = o.batch;
-    t.max_train = o.max_train;
-    t.max_eval = o.max_eval;
-    t.workers = o.workers;
-    t.no_tf32 = o.no_tf32;
-    t.progress = o.progress;
-    t.interrupt_after_steps = o.interrupt_after_steps;
     note(o.progress,
          "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
     const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
     try {
-      if (train(t, resume).status == "interrupted") return false;
+      if (train(o.train_options(r), resume, lock).status == "interrupted") return false;
     } catch (const Error& e) {
       // A diverged run has written its summary: record it and go on with the grid.
       if (!finished(r.run_dir)) throw;
-      note(ProgressMode::Auto, std::string("warning: ") + e.what());
+      warn(e.what());
     }
     if (interrupt_requested()) return false;  // the signal came after the last step: the run is finished
   }
-  if (r.seed == 0 && !has_cka(r)) run_cka(r, o);
+  if (r.seed == 0 && !has_cka(r)) {
+    remove_stale_temporaries(r.run_dir + "/cka", false);
+    run_cka(r, o);
+  }
   return true;
 }
 
@@ -150,20 +139,18 @@ std::vector<std::string> worker_args(const ReproduceOptions& o, int index, int g
   return a;
 }
 
-std::atomic<bool> g_stop{false};
-extern "C" void on_parent_interrupt(int) { g_stop = true; }
-
-// --gpus: one worker process per GPU at a time, each logging to its run folder's worker.log. Ctrl-C or
-// SIGTERM (which reach the workers too) starts no new worker and waits for the running ones to save.
+// --gpus: one worker process per GPU at a time, each logging to its run folder's worker.log. The workers
+// run in their own process group, so a Ctrl-C at the terminal reaches this process alone, which passes it
+// on to each worker once: they save and exit 130, and so does this process when all have.
 int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
-  void (*previous_int)(int) = std::signal(SIGINT, on_parent_interrupt);
-  void (*previous_term)(int) = std::signal(SIGTERM, on_parent_interrupt);
+  DeferInterrupts defer;
   std::vector<int> free_gpus(o.gpus.rbegin(), o.gpus.rend());
   std::map<pid_t, std::pair<int, const GridRun*>> running;
   size_t next = 0;
   int failures = 0;
+  bool forwarded = false;
   while (next < todo.size() || !running.empty()) {
-    while (!g_stop && next < todo.size() && !free_gpus.empty()) {
+    while (!interrupt_requested() && next < todo.size() && !free_gpus.empty()) {
       const GridRun& r = todo[next++];
       const int gpu = free_gpus.back();
       free_gpus.pop_back();
@@ -177,17 +164,30 @@ int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
       std::vector<char*> argv;
       for (auto& s : args) argv.push_back(s.data());
       argv.push_back(nullptr);
+      posix_spawnattr_t attr;
+      posix_spawnattr_init(&attr);
+      posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+      posix_spawnattr_setpgroup(&attr, 0);
       pid_t pid = 0;
-      const int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+      const int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
       posix_spawn_file_actions_destroy(&fa);
+      posix_spawnattr_destroy(&attr);
       BIASCKA_CHECK(rc == 0, "cannot start a worker for ", r.run_dir, " (", std::strerror(rc), ")");
       note(o.progress, (gpu >= 0 ? "cuda:" + std::to_string(gpu) : std::string("cpu")) + " <- " + r.dataset +
                            "/" + r.loss + "/seed" + std::to_string(r.seed) + " (log " + log + ")");
       running[pid] = {gpu, &r};
     }
     if (running.empty()) break;
+    if (interrupt_requested() && !forwarded) {
+      for (const auto& [child, run] : running) kill(child, SIGINT);
+      forwarded = true;
+    }
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {  // none finished: look again shortly (and at a Ctrl-C)
+      usleep(50 * 1000);
+      continue;
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;
@@ -198,15 +198,13 @@ int run_on_gpus(const std::vector<GridRun>& todo, const ReproduceOptions& o) {
     running.erase(it);
     free_gpus.push_back(gpu);
     const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (code != 0 && code != 130) {
+    if (code != 0 && code != 130 && code != 143) {  // 130, 143: interrupted (SIGINT, SIGTERM)
       ++failures;
       note(ProgressMode::Auto, "warning: " + run->run_dir + " failed (exit " + std::to_string(code) +
                                    "); see " + run->run_dir + "/worker.log");
     }
   }
-  std::signal(SIGINT, previous_int);
-  std::signal(SIGTERM, previous_term);
-  if (g_stop) return 130;
+  if (interrupt_requested()) return interrupt_exit_code();
   BIASCKA_CHECK(failures == 0, failures,
                 " run(s) failed; their worker.log files say why (run the command again to retry)");
   return 0;
@@ -272,13 +270,35 @@ std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::strin
   return grid;
 }
 
+TrainOptions ReproduceOptions::train_options(const GridRun& r) const {
+  TrainOptions t;
+  t.data = r.data_dir;
+  t.out = r.run_dir;
+  t.loss = r.loss;
+  t.seed = static_cast<uint64_t>(r.seed);
+  t.device = device;
+  t.epochs = epochs;
+  t.patience = patience;
+  t.batch = batch;
+  t.max_train = max_train;
+  t.max_eval = max_eval;
+  t.workers = workers;
+  t.no_tf32 = no_tf32;
+  t.progress = progress;
+  t.interrupt_after_steps = interrupt_after_steps;
+  return t;
+}
+
 int reproduce(const ReproduceOptions& o) {
   BIASCKA_CHECK(!o.out.empty(), "reproduce needs --out DIR");
   std::vector<std::string> missing;
   const std::vector<GridRun> grid = plan_grid(o, &missing);
-  if (o.only >= 0) {  // a --gpus worker: one run, no tables
+  // The training options of every run, checked before any work (the same rules as `train`'s).
+  if (!grid.empty()) o.train_options(grid.front()).validate();
+  const int interrupted = interrupt_requested() ? interrupt_exit_code() : 130;
+  if (o.only >= 0) {  // a --gpus worker: one run (under its own lock), no tables
     for (const auto& r : grid)
-      if (r.index == o.only) return run_one(r, o) ? 0 : 130;
+      if (r.index == o.only) return run_one(r, o) ? 0 : interrupted;
     fail("--only ", o.only, ": no such run in this grid");
   }
   for (const auto& m : missing) note(ProgressMode::Auto, "note: " + m);
@@ -287,7 +307,12 @@ int reproduce(const ReproduceOptions& o) {
   std::vector<std::string> data_dirs;
   for (const auto& r : grid) data_dirs.push_back(r.data_dir);
   check_training_data(data_dirs, o.progress);  // a broken data root is refused with data check's report
-  fs::create_directories(o.out);
+  // One reproduce per output folder (or per shard of it: shards write disjoint runs).
+  const RunLock lock(o.out, "reproduce", RunLock::Wait::No,
+                     o.shard_count == 1 ? ".lock"
+                                        : ".lock-shard-" + std::to_string(o.shard_index) + "-of-" +
+                                              std::to_string(o.shard_count));
+  remove_stale_temporaries(o.out, false);
   std::vector<GridRun> todo;
   for (const auto& r : grid)
     if (!finished(r.run_dir) || (r.seed == 0 && !has_cka(r))) todo.push_back(r);
@@ -299,11 +324,11 @@ int reproduce(const ReproduceOptions& o) {
   } else {
     for (const auto& r : todo)
       if (!run_one(r, o)) {
-        rc = 130;
+        rc = interrupt_requested() ? interrupt_exit_code() : 130;
         break;
       }
   }
-  if (rc == 130) {
+  if (rc != 0) {
     note(ProgressMode::Auto, "reproduce interrupted; run the same command again to continue");
     return rc;
   }
@@ -314,7 +339,9 @@ int reproduce(const ReproduceOptions& o) {
 void collect(const std::vector<std::string>& dirs, const std::string& out, const std::string& command_line) {
   const std::vector<RunRecord> runs = collect_runs(dirs);
   BIASCKA_CHECK(!runs.empty(), "no finished run under ", dirs.front(), "/runs");
-  fs::create_directories(out);
+  // Shards of one output folder finishing together write the tables one after the other.
+  const RunLock tables_lock(out, "tables", RunLock::Wait::Yes, ".lock-tables");
+  remove_stale_temporaries(out, false);
   std::vector<ResultTable> tables;
   for (const char* metric : {"headline", "accuracy", "aligned_accuracy", "conflicting_accuracy"})
     tables.push_back(make_table(runs, metric));

@@ -8,8 +8,11 @@
 #include <vector>
 
 #include "workflows/progress.h"
+#include "workflows/train.h"
 
 namespace biascka::workflows {
+
+struct GridRun;
 
 struct ReproduceOptions {
   std::string data_root;
@@ -37,6 +40,8 @@ struct ReproduceOptions {
 
   // The quick preset's settings applied over these options.
   void apply_quick();
+  // The `train` options of one run of the grid.
+  TrainOptions train_options(const GridRun& r) const;
 };
 
 struct GridRun {
@@ -55,7 +60,9 @@ std::vector<std::string> grid_flags(const ReproduceOptions& o);
 std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::string>* missing);
 
 // Runs (or resumes) every run of the shard, then writes the outputs from every finished run under OUT.
-// Returns 0, or 130 when interrupted (Ctrl-C, SIGTERM), after which running the same command again continues.
+// Holds OUT's lock (a shard: its shard lock) throughout and each run folder's lock while it works there
+// (run_lock.h); the --gpus workers take only their run's. Returns 0, or 130 (143 for SIGTERM) when
+// interrupted, after which running the same command again continues.
 int reproduce(const ReproduceOptions& o);
 
 // Tables, figures and report from the runs under each of `dirs` (shards), written into `out`.

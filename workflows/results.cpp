@@ -12,7 +12,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/parse.h"
 #include "losses/objectives.h"
-#include "workflows/run_files.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
@@ -65,6 +65,30 @@ std::string headline_metric(const std::string& dataset) {
   return dataset == "bffhq" ? "conflicting_accuracy" : "accuracy";
 }
 
+namespace {
+
+// summary.json as the tables and the report read it: the fields they use must have the types biascka
+// writes, so that a hand edit that breaks one is an error naming the file, not a JSON library message.
+void check_summary(const nlohmann::json& s, const std::string& path) {
+  using J = nlohmann::json;
+  auto check = [&](const J& obj, const std::string& prefix, const char* key, bool (J::*is)() const noexcept,
+                   const char* what) {
+    if (obj.contains(key) && !(obj[key].*is)()) fail(path, ": field '", prefix, key, "' must be ", what);
+  };
+  check(s, "", "status", &J::is_string, "a string");
+  for (const char* k : {"settings", "valid", "test"}) check(s, "", k, &J::is_object, "an object");
+  for (const char* k : {"epochs_run", "best_epoch"}) check(s, "", k, &J::is_number_integer, "an integer");
+  check(s, "", "train_seconds", &J::is_number, "a number");
+  if (!s.contains("settings")) return;
+  const J& settings = s["settings"];
+  check(settings, "settings.", "data", &J::is_string, "a string");
+  for (const char* k : {"lr", "weight_decay"}) check(settings, "settings.", k, &J::is_number, "a number");
+  for (const char* k : {"batch", "epochs", "patience", "max_train", "max_eval"})
+    check(settings, "settings.", k, &J::is_number_integer, "an integer");
+}
+
+}  // namespace
+
 std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
   std::vector<RunRecord> runs;
   std::set<std::string> seen;
@@ -77,20 +101,24 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
         if (!ls.is_directory()) continue;
         for (const auto& ss : fs::directory_iterator(ls.path())) {
           const std::string seed_name = ss.path().filename().string();
-          if (!ss.is_directory() || !seed_name.starts_with("seed")) continue;
+          const std::string digits = seed_name.size() > 4 ? seed_name.substr(4) : "";
+          // seed{k} folders only (a stray "seedling" folder is not a run).
+          if (!ss.is_directory() || !seed_name.starts_with("seed") || digits.empty() || digits.size() > 9 ||
+              digits.find_first_not_of("0123456789") != std::string::npos)
+            continue;
           const fs::path summary = ss.path() / "summary.json";
           if (!fs::exists(summary)) continue;  // unfinished: not part of the tables
           RunRecord r;
           r.dataset = ds.path().filename().string();
           r.loss = ls.path().filename().string();
-          r.seed = parse_int(seed_name.substr(4), ss.path().string() + ": run folder seedN");
+          r.seed = parse_int(digits, ss.path().string() + ": run folder seedN");
           r.dir = ss.path().string();
-          r.summary = read_json(summary.string());
-          BIASCKA_CHECK(r.summary.is_object(), summary.string(), ": expected a JSON object");
+          r.summary = read_json_file(summary.string());
+          check_summary(r.summary, summary.string());
           r.status = r.summary.value("status", "unknown");
           r.label = dataset_label(
               r.dataset, r.summary.contains("settings") ? r.summary["settings"].value("data", "") : "");
-          for (const auto& m : read_metrics((ss.path() / "metrics.jsonl").string(), INT64_MAX))
+          for (const auto& m : read_jsonl_file((ss.path() / "metrics.jsonl").string()))
             r.valid_curve.push_back(m.contains("valid_accuracy") && m["valid_accuracy"].is_number()
                                         ? m["valid_accuracy"].get<double>()
                                         : NAN);

@@ -10,6 +10,7 @@
 
 #include "losses/objectives.h"
 #include "workflows/progress.h"
+#include "workflows/run_lock.h"
 
 namespace biascka::workflows {
 
@@ -36,8 +37,14 @@ struct TrainOptions {
   int64_t interrupt_after_steps = 0;  // tests: behave as if Ctrl-C came after this many steps of this call
   ProgressMode progress = ProgressMode::Auto;
 
+  // The run-defining fields (those settings.json keeps) and the loader threads against their ranges: the
+  // one set of rules for the command line and for a resumed run's settings.json, before any work. Errors
+  // name the option ("--batch 1: must be between 2 and 1048576") or, with `settings_file`, the file and
+  // its field ("RUN/settings.json: batch 1: ...").
+  void validate(const std::string& settings_file = "") const;
   nlohmann::json to_json() const;
-  static TrainOptions from_json(const nlohmann::json& j);  // the run-defining fields
+  // Reads the run-defining fields; a missing field or a wrong type is an error naming `file` and the field.
+  static TrainOptions from_json(const nlohmann::json& j, const std::string& file);
 };
 
 struct TrainResult {
@@ -45,15 +52,20 @@ struct TrainResult {
   nlohmann::json summary;
 };
 
-// Trains into o.out. With resume, reads o.out/settings.json (device, progress and workers may differ from
-// the saved ones) and continues from last.safetensors; a finished run is reported and left alone.
+// Trains into o.out, holding the folder's lock (run_lock.h) for the whole run; temporaries a killed run
+// left there are removed first. With resume, reads o.out/settings.json (device, progress and workers may
+// differ from the saved ones), validates it as the command line would be, checks that it matches
+// last.safetensors (verified by its checksum) and continues from there; a finished run is reported and
+// left alone.
+// Interrupts (interrupt.h): a signal during the epochs saves last.safetensors (mid-epoch) and returns
+// "interrupted"; so does one during the final evaluation (summary.json is then written by --resume).
+// A training set of k * batch + 1 images drops the one image left over for the last batch in each epoch
+// (a different one each epoch, as the order is shuffled): batch normalisation cannot train on one sample
+// (PyTorch's BatchNorm raises "Expected more than 1 value per channel"; its users set drop_last).
 // Throws biascka::Error on bad input and when the loss becomes non-finite (after writing summary.json with
-// status "diverged"; best.safetensors is kept).
+// status "diverged"; best.safetensors is kept when an epoch had finished before).
 TrainResult train(const TrainOptions& o, bool resume = false);
-
-// Set by SIGINT or SIGTERM while train() runs: the current step finishes, last.safetensors is written,
-// train returns "interrupted". A signal during the last epoch's evaluation lets the run finish and stays
-// set after train() returns, so callers running several trainings stop before the next one.
-bool interrupt_requested();
+// The same in a folder whose lock the caller already holds (reproduce: the run and its CKA under one lock).
+TrainResult train(const TrainOptions& o, bool resume, const RunLock& lock);
 
 }  // namespace biascka::workflows

@@ -1,16 +1,21 @@
-// A run folder's JSON as --resume reads it (workflows/run_files.h: settings.json and metrics.jsonl) and the
-// run state a last.safetensors carries in its metadata (workflows/checkpoint.h). The same bytes go to all
-// three: each parser sees objects, arrays and lines of every shape.
+// A run folder's JSON as --resume reads it (workflows/json_file.h and TrainOptions: settings.json read and
+// validated with the command line's rules, metrics.jsonl) and the run state a last.safetensors carries in
+// its metadata (workflows/checkpoint.h). The same bytes go to all three: each parser sees objects, arrays
+// and lines of every shape.
 #include "engine/io/safetensors.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "workflows/checkpoint.h"
-#include "workflows/run_files.h"
+#include "workflows/json_file.h"
+#include "workflows/train.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace biascka;
   const std::string text(reinterpret_cast<const char*>(data), size);
-  fuzz::expect_parse_or_error([&] { workflows::parse_settings(text, "settings.json"); });
-  fuzz::expect_parse_or_error([&] { workflows::parse_metrics(text, "metrics.jsonl", 1000); });
+  fuzz::expect_parse_or_error([&] {
+    const std::string file = "settings.json";
+    workflows::TrainOptions::from_json(workflows::parse_json_text(text, file), file).validate(file);
+  });
+  fuzz::expect_parse_or_error([&] { workflows::parse_jsonl_text(text, "metrics.jsonl", 1000); });
   fuzz::expect_parse_or_error([&] {
     TensorFile file;
     file.path = "last.safetensors";

@@ -1,8 +1,5 @@
 #include "tests/support/test_support.h"
 
-#include <sys/wait.h>
-
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -31,18 +28,6 @@ std::string temp_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();
-}
-
-CommandResult run_biascka(const std::string& args) {
-  const std::string cmd = std::string(BIASCKA_BINARY_DIR) + "/bin/biascka " + args + " 2>&1";
-  CommandResult r{0, ""};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "popen failed"};
-  std::array<char, 4096> buf;
-  while (fgets(buf.data(), buf.size(), p)) r.output += buf.data();
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
 }
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {

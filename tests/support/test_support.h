@@ -42,13 +42,6 @@ std::string error_of(F&& f) {
   return "";
 }
 
-// Runs the built program (build/bin/biascka) with `args` through the shell; stdout and stderr together.
-struct CommandResult {
-  int code;  // exit status, -1 when killed by a signal
-  std::string output;
-};
-CommandResult run_biascka(const std::string& args);
-
 // max |a - b| <= atol + rtol * |b| elementwise; on failure reports the worst element.
 ::testing::AssertionResult all_close(const Tensor& a, const Tensor& b, double atol, double rtol);
 double max_abs_diff(const Tensor& a, const Tensor& b);
