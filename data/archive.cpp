@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/printable.h"
 
 #if BIASCKA_HAVE_LIBARCHIVE
 #include <archive.h>
@@ -39,19 +40,9 @@ std::string safe_entry_path(const std::string& entry_path) {
 
 namespace {
 
-// An entry path fit for a one-line message: control bytes escaped, long names cut.
-std::string printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s.substr(0, 200)) {
-    if (c < 32 || c == 127) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return s.size() > 200 ? out + "..." : out;
+// An entry path fit for a one-line message: control bytes escaped (engine/printable.h), long names cut.
+std::string printable_entry(const std::string& s) {
+  return s.size() > 200 ? printable(s.substr(0, 200)) + "..." : printable(s);
 }
 
 // What a walk over the entries does with them: `file` receives a file's bytes through `chunk` calls.
@@ -101,7 +92,7 @@ void walk(archive* a, const std::string& name, const ArchiveLimits& limits, Entr
     BIASCKA_CHECK(r >= ARCHIVE_WARN, name, ": corrupt archive (", archive_error_string(a), ")");
     const char* raw_c = archive_entry_pathname(e);
     const std::string raw = raw_c ? raw_c : "";
-    const std::string what = name + ": entry '" + printable(raw) + "'";
+    const std::string what = name + ": entry '" + printable_entry(raw) + "'";
     BIASCKA_CHECK(++entries <= limits.max_entries, name, ": more than ", limits.max_entries, " entries");
     const int type = static_cast<int>(archive_entry_filetype(e));
     const std::string path = safe_entry_path(raw);

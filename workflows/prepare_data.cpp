@@ -86,7 +86,7 @@ void check_training_data(const std::vector<std::string>& pct_dirs, ProgressMode 
     if (!c.ok()) broken += (broken.empty() ? "" : ", ") + c.dir;
   std::string report = data::format_check(checks);
   if (!report.empty() && report.back() == '\n') report.pop_back();
-  note(broken.empty() ? progress : ProgressMode::Auto, report);
+  note_block(broken.empty() ? progress : ProgressMode::Auto, report);
   BIASCKA_CHECK(broken.empty(), broken,
                 ": broken data (the report above says why; `biascka data check` repeats it)");
 }

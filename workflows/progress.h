@@ -4,6 +4,8 @@
 #include <chrono>
 #include <string>
 
+#include "engine/printable.h"
+
 namespace biascka::workflows {
 
 enum class ProgressMode { Auto, Bar, Lines, Quiet };
@@ -34,10 +36,9 @@ void note(ProgressMode mode, const std::string& line);
 // Prints "biascka: warning: LINE" to stderr, also when quiet (a warning is not progress).
 void warn(const std::string& line);
 
-// `text` as it may reach a terminal or a log: control characters (newline, escape, ...), DEL and bytes
-// that are not UTF-8 become \n, \t, \xNN escapes, so that a file name holding a
-// newline or an escape sequence cannot forge a second message line or recolour the terminal. Every line
-// biascka prints about files (errors, warnings, notes, progress) goes through it.
-std::string printable(const std::string& text);
+// A report of several lines (data check's table): each line printed through printable(), unless quiet.
+void note_block(ProgressMode mode, const std::string& text);
+
+using ::biascka::printable;  // engine/printable.h
 
 }  // namespace biascka::workflows
