@@ -1,7 +1,12 @@
 // `biascka bench train`: images/s of ResNet18 training steps (or eval forwards) on random data.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
 
 #include "apps/commands.h"
 #include "data/loader.h"

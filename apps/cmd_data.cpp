@@ -4,6 +4,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "data/cmnist.h"
 #include "data/default_dataset.h"

@@ -1,6 +1,11 @@
 // `biascka reproduce`: the paper's Table 3 and Figure 1 in one command, on one machine or many.
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "data/default_dataset.h"

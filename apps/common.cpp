@@ -1,5 +1,9 @@
 #include "apps/common.h"
 
+#include <cstddef>
+#include <map>
+#include <utility>
+
 #include "engine/error.h"
 #include "engine/io/npy.h"
 

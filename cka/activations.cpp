@@ -1,8 +1,12 @@
 #include "cka/activations.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <map>
 #include <memory>
 #include <regex>
+#include <sstream>
+#include <utility>
 
 #include "engine/error.h"
 

@@ -1,5 +1,7 @@
 #include "cka/hsic.h"
 
+#include <vector>
+
 #include "cka/centering.h"
 #include "engine/error.h"
 #include "engine/gemm.h"

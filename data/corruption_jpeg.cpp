@@ -2,7 +2,10 @@
 // file back. stb_image_write's encoder uses the same standard tables, quality scaling and (for quality
 // <= 90) 4:2:0 subsampling; stb_image decodes. Both implementations are compiled static into this file
 // only, so they cannot clash with data/image_io.cpp's or plot/canvas.cpp's copies.
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/corruption_ops.h"
 #include "engine/error.h"

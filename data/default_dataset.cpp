@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <system_error>
+#include <vector>
 
 #include "data/cmnist.h"
 #include "data/idx.h"

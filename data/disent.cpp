@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <filesystem>
+#include <system_error>
+#include <utility>
 
 #include "engine/error.h"
 

@@ -1,9 +1,12 @@
 #include "data/idx.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "engine/error.h"
 

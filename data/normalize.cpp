@@ -1,6 +1,7 @@
 #include "data/normalize.h"
 
 #include <filesystem>
+#include <initializer_list>
 
 #include "engine/error.h"
 

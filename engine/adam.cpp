@@ -1,6 +1,10 @@
 #include "engine/adam.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <string>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"

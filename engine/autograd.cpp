@@ -1,7 +1,9 @@
 #include "engine/autograd.h"
 
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"

@@ -1,8 +1,12 @@
 #include "models/resnet18.h"
 
 #include <cmath>
+#include <cstddef>
+#include <map>
+#include <memory>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

@@ -2,10 +2,14 @@
 // library (the binary is build/bin/biascka).
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"

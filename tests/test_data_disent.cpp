@@ -1,6 +1,11 @@
 // The DisEnt layout: file-name labels, recursive scans, train/valid/test folders, normalisation presets.
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "data/disent.h"
 #include "data/normalize.h"

@@ -2,9 +2,13 @@
 // Small synthetic inputs shared by the data tests: IDX digit sets and folders of labelled PNGs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/idx.h"

@@ -1,6 +1,11 @@
 // Image decoding and encoding: PNG round trips, resizing, and errors that name the file.
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "data/image_io.h"
 #include "tests/test_data_fixtures.h"

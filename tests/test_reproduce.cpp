@@ -1,7 +1,11 @@
 // The reproduce grid on a tiny dataset: every output, resuming after interruptions gives the same tables
 // as an uninterrupted run, and shards merged with collect give the single-machine tables.
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -1,8 +1,13 @@
 // The training workflow on a tiny dataset: outputs, bit-for-bit determinism on the CPU, exact resume after
 // an interruption mid-epoch, a finished run left alone, no silent overwrite, and divergence stopping the run.
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

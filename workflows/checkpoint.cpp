@@ -1,5 +1,10 @@
 #include "workflows/checkpoint.h"
 
+#include <algorithm>
+#include <map>
+#include <utility>
+#include <vector>
+
 #include "engine/error.h"
 
 namespace biascka::workflows {

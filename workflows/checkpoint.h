@@ -4,6 +4,7 @@
 //   last.safetensors  the model, Adam's state ("optim.*") and the run state, so --resume continues exactly
 // The metadata says what the model is ("head": linear | log_softmax, "stem", "num_classes", "loss") so
 // `eval`, `forward` and `cka` rebuild the same network; "run_state" (JSON) holds the loop's position.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 

@@ -1,6 +1,8 @@
 #pragma once
 // Small pieces the CKA suites (CPU and GPU) share.
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
