@@ -99,10 +99,14 @@ if(NOT BIASCKA_CUDA STREQUAL "OFF")
   if(NOT CMAKE_CUDA_COMPILER)
     list(APPEND _missing "nvcc (not on PATH, in /usr/local/cuda/bin or a pip wheel; set CMAKE_CUDA_COMPILER)")
   endif()
-  foreach(_v CUDART_INCLUDE_DIR CUDART_LIBRARY CUDNN_INCLUDE_DIR CUDNN_LIBRARY CUBLAS_INCLUDE_DIR CUBLAS_LIBRARY
-             CUBLASLT_LIBRARY)
+  foreach(_piece "CUDART_INCLUDE_DIR=the CUDA runtime's cuda_runtime.h" "CUDART_LIBRARY=libcudart"
+                 "CUDNN_INCLUDE_DIR=cuDNN's cudnn.h" "CUDNN_LIBRARY=libcudnn" "CUBLAS_INCLUDE_DIR=cuBLAS's cublas_v2.h"
+                 "CUBLAS_LIBRARY=libcublas" "CUBLASLT_LIBRARY=libcublasLt")
+    string(REPLACE "=" ";" _piece "${_piece}")
+    list(GET _piece 0 _v)
+    list(GET _piece 1 _what)
     if(NOT ${_v})
-      list(APPEND _missing ${_v})
+      list(APPEND _missing "${_what} (${_v})")
     endif()
   endforeach()
   if(NOT _missing)
