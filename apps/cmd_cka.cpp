@@ -4,11 +4,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <memory>
-#include <stdexcept>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "apps/common.h"
 #include "cka/activations.h"

@@ -4,10 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
-#include <memory>
-#include <stdexcept>
 #include <string>
-#include <vector>
 
 #include "data/cmnist.h"
 #include "data/default_dataset.h"

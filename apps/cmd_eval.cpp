@@ -1,8 +1,6 @@
 // `biascka eval`: accuracy of a checkpoint on a split, overall, bias-aligned and bias-conflicting.
 #include <cstdint>
 #include <cstdio>
-#include <memory>
-#include <stdexcept>
 #include <string>
 
 #include "apps/commands.h"

@@ -1,6 +1,5 @@
 // `biascka info`: what this build has and what this machine offers.
 #include <cstdio>
-#include <string>
 #include <thread>
 
 #include "apps/commands.h"

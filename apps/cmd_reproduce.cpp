@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 

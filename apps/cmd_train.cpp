@@ -1,8 +1,6 @@
 // `biascka train`: the paper's training protocol on one dataset, objective and seed.
 #include <cstdint>
 #include <cstdio>
-#include <map>
-#include <stdexcept>
 #include <string>
 
 #include "apps/commands.h"

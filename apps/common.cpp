@@ -1,8 +1,6 @@
 #include "apps/common.h"
 
 #include <cstddef>
-#include <map>
-#include <utility>
 
 #include "engine/error.h"
 #include "engine/io/npy.h"

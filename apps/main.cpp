@@ -1,7 +1,6 @@
 // biascka: train ResNet18 on biased image data with different objectives and compare its layers with CKA.
 #include <cstdio>
 #include <exception>
-#include <string>
 
 #include "apps/cmd_cka.h"
 #include "apps/cmd_data.h"

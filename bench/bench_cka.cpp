@@ -6,7 +6,6 @@
 // `biascka cka` command instead (/usr/bin/time -v), where the data loader is part of the picture.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

@@ -20,7 +20,6 @@
 // GPU nothing is registered.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>

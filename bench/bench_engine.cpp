@@ -4,9 +4,7 @@
 //   build/bin/bench_engine --benchmark_filter=Conv
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <cstdint>
-#include <string>
 
 #include "engine/adam.h"
 #include "engine/autograd.h"

@@ -2,7 +2,6 @@
 // first epoch (decoding) and later epochs (decoded-image cache), at 1 and 2 workers.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

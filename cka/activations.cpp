@@ -2,11 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <map>
 #include <memory>
 #include <regex>
-#include <sstream>
-#include <utility>
 
 #include "engine/error.h"
 

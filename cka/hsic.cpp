@@ -1,7 +1,5 @@
 #include "cka/hsic.h"
 
-#include <vector>
-
 #include "cka/centering.h"
 #include "engine/error.h"
 #include "engine/gemm.h"

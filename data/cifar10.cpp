@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <filesystem>
-#include <initializer_list>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -11,7 +11,6 @@
 // 9 other corruptions in turn; valid and test corruptions are spread evenly over all 10. Valid is
 // valid_fraction of each class of the CIFAR training batches, train the rest; test is test_batch.
 // {id} is the image's index in the CIFAR training batches (train, valid) or in test_batch (test).
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>

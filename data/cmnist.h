@@ -6,7 +6,6 @@
 //   out_root/cmnist/{0.5pct,1pct,2pct,5pct}/{align,conflict}/{class}/{id}_{target}_{bias}.png
 //   out_root/cmnist/{pct}/valid/{id}_{target}_{bias}.png      out_root/cmnist/test/{class}/{id}_{t}_{b}.png
 // plus out_root/cmnist/{pct}/generator.json (settings and counts).
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>

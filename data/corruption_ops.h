@@ -2,7 +2,6 @@
 // Image helpers behind the corruptions (data/corruptions.h), each a small native stand-in for the
 // library call Hendrycks' make_cifar_c.py makes: scipy.ndimage filters and interpolation, skimage's HSV
 // conversions, ImageMagick's motion blur, the plasma fractal of the fog. Internal to data/.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -1,7 +1,6 @@
 #include "data/normalize.h"
 
 #include <filesystem>
-#include <initializer_list>
 
 #include "engine/error.h"
 

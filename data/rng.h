@@ -3,7 +3,6 @@
 // be the same on every compiler and standard library, which std::shuffle and std::normal_distribution are
 // not. Streams are derived from (seed, purpose, index) so parallel workers draw independently and any
 // piece (one image's noise, one epoch's order) can be recomputed on its own.
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,5 @@
 #include "engine/autograd.h"
 
-#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>

@@ -1,11 +1,9 @@
 #pragma once
 // One exception type for the whole library. The message carries the context a user needs to act:
 // the file, tensor or layer name, and what was expected. `main` prints it as `biascka: error: <msg>`.
-#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 
 namespace biascka {
 

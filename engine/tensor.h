@@ -4,7 +4,6 @@
 // oneDNN's and cuDNN's fast convolution paths want it, and images decode in that order. Conv weights keep
 // PyTorch's [O, I, kH, kW] so checkpoints are torchvision's byte for byte. Conversions to and from PyTorch's
 // NCHW happen only at the edges (npy/safetensors inputs, `biascka forward` dumps).
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>

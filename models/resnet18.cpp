@@ -2,8 +2,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <map>
-#include <memory>
 #include <regex>
 #include <sstream>
 #include <utility>

@@ -1,6 +1,4 @@
 // The tape: reverse topological order, accumulation into shared inputs and into leaves, NoGrad, errors.
-#include <string>
-#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

@@ -6,10 +6,8 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"

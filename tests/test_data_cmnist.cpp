@@ -8,9 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "data/cmnist.h"
 #include "data/disent.h"

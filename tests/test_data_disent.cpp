@@ -2,10 +2,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <optional>
 #include <string>
-#include <vector>
 
 #include "data/disent.h"
 #include "data/normalize.h"

@@ -2,7 +2,6 @@
 // Small synthetic inputs shared by the data tests: IDX digit sets and folders of labelled PNGs.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>

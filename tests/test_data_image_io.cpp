@@ -5,7 +5,6 @@
 #include <fstream>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "data/image_io.h"
 #include "tests/test_data_fixtures.h"

@@ -2,7 +2,6 @@
 #include <cstddef>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 #include "data/image_io.h"
 #include "data/preview.h"

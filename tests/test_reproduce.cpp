@@ -1,8 +1,6 @@
 // The reproduce grid on a tiny dataset: every output, resuming after interruptions gives the same tables
 // as an uninterrupted run, and shards merged with collect give the single-machine tables.
-#include <algorithm>
 #include <filesystem>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>

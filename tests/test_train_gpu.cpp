@@ -4,8 +4,6 @@
 #include <cmath>
 #include <cstddef>
 #include <fstream>
-#include <map>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>

@@ -1,10 +1,5 @@
 #include "workflows/checkpoint.h"
 
-#include <algorithm>
-#include <map>
-#include <utility>
-#include <vector>
-
 #include "engine/error.h"
 
 namespace biascka::workflows {

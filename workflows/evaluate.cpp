@@ -1,9 +1,7 @@
 #include "workflows/evaluate.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
-#include <map>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <sstream>
 
 #include "engine/io/atomic_file.h"

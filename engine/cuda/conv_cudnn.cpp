@@ -13,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <tuple>
-#include <utility>
 
 #include "engine/allocator.h"
 #include "engine/cuda/check.h"

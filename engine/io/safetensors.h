@@ -4,7 +4,6 @@
 // Read: F32, F64, I64, I32, U8, and F16/BF16 (converted to F32). Every inconsistency (truncation, oversized
 // header, offsets out of range or overlapping, unknown dtype, size not matching the shape) is an error
 // naming the file and the tensor.
-#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>

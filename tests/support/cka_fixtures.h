@@ -1,6 +1,5 @@
 #pragma once
 // Small pieces the CKA suites (CPU and GPU) share.
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

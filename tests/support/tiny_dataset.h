@@ -1,11 +1,9 @@
 #pragma once
 // A tiny Colored-MNIST-style dataset (synthetic 12x12 digits, 10 classes) for tests that train: a few
 // hundred images, so a ResNet18 epoch takes well under a second.
-#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <string>
-#include <vector>
 
 #include "data/cmnist.h"
 #include "tests/test_data_fixtures.h"
