@@ -1,7 +1,10 @@
 // `biascka bench train`: images/s of ResNet18 training steps (or eval forwards) on random data.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "apps/commands.h"
 #include "apps/common.h"

@@ -1,7 +1,12 @@
 // `biascka cka`: layer-by-layer CKA matrices (the paper's Figure 1) from checkpoints or stored activations.
 #include "apps/cmd_cka.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "apps/common.h"
 #include "cka/activations.h"

@@ -3,11 +3,13 @@
 // a data root.
 #include "apps/cmd_data.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "data/check.h"
 #include "data/cifar10c.h"

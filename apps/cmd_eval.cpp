@@ -1,5 +1,7 @@
 // `biascka eval`: accuracy of a checkpoint on a split, overall, bias-aligned and bias-conflicting.
+#include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "apps/commands.h"
 #include "apps/common.h"

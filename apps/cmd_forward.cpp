@@ -1,6 +1,10 @@
 // `biascka forward`: run a checkpoint on a batch and dump the logits and the requested layers' outputs.
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "apps/commands.h"
 #include "apps/common.h"

@@ -1,6 +1,10 @@
 // `biascka reproduce`: the paper's Table 3 and Figure 1 in one command, on one machine or many.
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "apps/cmd_data.h"
 #include "apps/commands.h"

@@ -1,6 +1,7 @@
 // `biascka train`: the paper's training protocol on one dataset, objective and seed.
 #include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "apps/commands.h"
 #include "apps/common.h"

@@ -1,5 +1,7 @@
 #include "apps/common.h"
 
+#include <cstddef>
+
 #include "engine/error.h"
 #include "engine/io/npy.h"
 #include "engine/parse.h"

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 
 #include "apps/cmd_cka.h"
 #include "apps/cmd_data.h"

@@ -7,6 +7,9 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "cka/accumulator.h"

@@ -4,6 +4,8 @@
 //   build/bin/bench_engine --benchmark_filter=Conv
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
+
 #include "engine/adam.h"
 #include "engine/autograd.h"
 #include "engine/gemm.h"

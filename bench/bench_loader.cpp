@@ -2,7 +2,12 @@
 // first epoch (decoding) and later epochs (decoded-image cache), at 1 and 2 workers.
 #include <benchmark/benchmark.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "data/cmnist.h"
 #include "data/disent.h"

@@ -9,6 +9,7 @@
 // with the same result.
 // Full-data CKA is the same computation with the whole data as one batch.
 // On a GPU (CkaOptions::device, linear kernel) the same steps run on the device: minibatch_cuda.h.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -1,6 +1,7 @@
 #include "cka/activations.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <regex>
 

@@ -7,6 +7,7 @@
 #ifdef BIASCKA_WITH_CUDA
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

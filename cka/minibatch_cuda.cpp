@@ -1,6 +1,8 @@
 #include "cka/minibatch_cuda.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <utility>
 
 #include "cka/centering.h"
 #include "engine/error.h"

@@ -14,6 +14,7 @@
 // stream, which produced the activations, queues the batch and returns. The batch's activations are kept
 // until the main stream has been made to wait for the batch's end: the next forward pass overlaps this
 // batch's CKA, and the allocator never hands out their memory while the CKA stream reads it.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #pragma once
 // A finished CKA computation and the files `biascka cka` writes for it: DIR/cka.json (layer names, matrix,
 // settings), DIR/cka.csv, DIR/cka.npy (float64 matrix) and DIR/cka.png (heatmap, origin bottom-left).
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <utility>

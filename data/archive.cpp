@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include "engine/error.h"

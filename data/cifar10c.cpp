@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
 #include <exception>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "data/cifar10.h"
 #include "data/corruption_ops.h"

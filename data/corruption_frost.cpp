@@ -5,7 +5,9 @@
 // follow the photographs' look: mostly light blue-grey, brighter along the crystals.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <numbers>
+#include <vector>
 
 #include "data/corruption_ops.h"
 

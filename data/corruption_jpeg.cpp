@@ -3,6 +3,8 @@
 // <= 90) 4:2:0 subsampling; the file is read back by libjpeg (data/image_decode_jpeg.cpp: ISLOW IDCT and
 // fancy upsampling, PIL's decoder settings). stb_image_write is compiled static into this file only, so it
 // cannot clash with plot/canvas.cpp's copy.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>

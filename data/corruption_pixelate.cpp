@@ -3,6 +3,7 @@
 // axis at a time and 8-bit rounding between the passes.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

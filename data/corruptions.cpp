@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <cmath>
+#include <cstddef>
 
 #include "data/corruption_ops.h"
 #include "engine/error.h"

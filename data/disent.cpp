@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <set>
+#include <system_error>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/parse.h"

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <system_error>
+#include <utility>
 
 #include "engine/checked_size.h"
 #include "engine/error.h"

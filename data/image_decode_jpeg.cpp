@@ -13,7 +13,9 @@
 #include <jpeglib.h>
 
 #include <csetjmp>
+#include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "data/image_decode.h"

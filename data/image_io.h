@@ -4,6 +4,7 @@
 // RGB8); resizing; a small PNG encoder for the generators, which
 // write tens of thousands of files into a temporary folder and so need neither stb_image_write's
 // per-file atomic path (plot::Canvas) nor an fsync per file.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #pragma once
 // A contact sheet of a split: one row per class, sample images enlarged, bias-aligned samples framed in
 // green and bias-conflicting ones (target != bias) in red, each row labelled with its counts.
+#include <cstdint>
 #include <string>
 
 namespace biascka::data {

@@ -4,8 +4,10 @@
 // not. Streams are derived from (seed, purpose, index) so parallel workers draw independently and any
 // piece (one image's noise, one epoch's order) can be recomputed on its own.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <utility>
 #include <vector>
 
 namespace biascka::data {

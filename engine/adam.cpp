@@ -1,6 +1,9 @@
 #include "engine/adam.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"

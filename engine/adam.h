@@ -3,6 +3,7 @@
 // m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
 // On the GPU one fused multi-tensor kernel updates every parameter, and the step count lives on the
 // device so that the update can be captured in a CUDA graph.
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>

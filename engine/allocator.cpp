@@ -1,6 +1,7 @@
 #include "engine/allocator.h"
 
 #include <cstdlib>
+#include <utility>
 
 #include "engine/error.h"
 

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"

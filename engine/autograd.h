@@ -2,6 +2,7 @@
 // Tape autograd in the manner of flashlight's Variable: every differentiable op that sees an input
 // requiring grad attaches a Node to its output. The Node keeps the inputs and a closure that maps the
 // output's gradient to the inputs' gradients; backward() walks the nodes in reverse topological order.
+#include <cstddef>
 #include <functional>
 #include <vector>
 

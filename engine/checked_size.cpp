@@ -1,5 +1,6 @@
 #include "engine/checked_size.h"
 
+#include <cstddef>
 #include <limits>
 #include <sstream>
 #include <string>

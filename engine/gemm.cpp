@@ -1,6 +1,7 @@
 #include "engine/gemm.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 #include <vector>
 

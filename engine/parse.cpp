@@ -1,6 +1,7 @@
 #include "engine/parse.h"
 
 #include <charconv>
+#include <cstddef>
 #include <limits>
 #include <string>
 #include <system_error>

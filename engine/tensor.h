@@ -4,10 +4,12 @@
 // oneDNN's and cuDNN's fast convolution paths want it, and images decode in that order. Conv weights keep
 // PyTorch's [O, I, kH, kW] so checkpoints are torchvision's byte for byte. Conversions to and from PyTorch's
 // NCHW happen only at the edges (npy/safetensors inputs, `biascka forward` dumps).
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/device.h"

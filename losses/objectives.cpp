@@ -1,6 +1,8 @@
 #include "losses/objectives.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "engine/error.h"

@@ -1,8 +1,10 @@
 #include "models/resnet18.h"
 
 #include <cmath>
+#include <cstddef>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

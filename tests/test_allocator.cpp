@@ -2,6 +2,8 @@
 // and can run out of memory (runs everywhere), then the CUDA allocators' statistics under real tensors
 // (GPU only).
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>

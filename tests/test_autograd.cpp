@@ -1,4 +1,5 @@
 // The tape: reverse topological order, accumulation into shared inputs and into leaves, NoGrad, errors.
+
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/ops/elementwise.h"

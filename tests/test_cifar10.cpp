@@ -1,8 +1,13 @@
 // CIFAR-10 binary batch reader on synthetic batch files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "data/cifar10.h"
 #include "engine/error.h"

@@ -2,11 +2,15 @@
 // fractions, labels in the file names, determinism, and the all-or-nothing output folder.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "data/cifar10.h"
 #include "data/cifar10c.h"

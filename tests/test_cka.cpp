@@ -2,7 +2,12 @@
 // (and not to a generic invertible map), the HSIC estimators against their textbook formulas, the
 // cross-model matrix against the joint one, layer grouping under a small memory budget, zero-variance
 // layers and short batches.
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "cka/accumulator.h"
 #include "cka/centering.h"

@@ -1,9 +1,15 @@
 // CKA from stored activation files: streaming by row ranges equals the in-memory computation, cross-file
 // matrices, the four output files (json, csv, npy, png), and the input errors (sample counts that disagree,
 // a batch below the estimator's minimum, a selection that matches nothing, zero-variance layers).
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "cka/activations.h"
 #include "cka/output.h"

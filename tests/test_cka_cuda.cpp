@@ -15,8 +15,12 @@
 // issue's 1e-4.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "cka/accumulator.h"
 #include "cka/centering.h"

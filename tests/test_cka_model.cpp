@@ -1,7 +1,12 @@
 // Model-mode CKA (workflows/cka_model): a split streamed through randomly initialised ResNet18s in evaluation
 // mode, against the same activations captured by hand; the cross-model matrix, full-data mode, layer
 // selection errors, and the model's mode restored afterwards.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "cka/accumulator.h"
 #include "cka/full.h"

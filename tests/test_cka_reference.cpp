@@ -2,8 +2,14 @@
 // U-centred), RBF CKA (threshold 1), and minibatch CKA with biased HSIC0 and unbiased HSIC1 over batches of
 // 64, 64, 64, 64, 64, 40 rows, including the per-batch mean HSIC values. Our Grams are float32 products of
 // per-batch-centred features with float64 centring and accumulation: 1e-5 absolute, as the issue asks.
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cka/accumulator.h"
 #include "cka/full.h"

@@ -1,8 +1,12 @@
 // The `biascka` command itself: exit codes, one-line errors, and `forward` / `eval` end to end against the
 // library (the binary is build/bin/biascka).
+#include <sys/wait.h>
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"

@@ -1,9 +1,14 @@
 // The Colored MNIST generator on a small synthetic IDX set: split sizes, the conflicting fraction and its
 // even spread, colours, determinism, and the temporary-folder protocol.
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <string>
 
 #include "data/cmnist.h"
 #include "data/disent.h"

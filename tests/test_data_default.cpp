@@ -1,6 +1,7 @@
 // The built-in default dataset, built here from a tiny synthetic IDX folder instead of Fashion-MNIST.
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "data/default_dataset.h"
 #include "data/disent.h"

@@ -1,6 +1,8 @@
 // The DisEnt layout: file-name labels, recursive scans, train/valid/test folders, normalisation presets.
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "data/disent.h"
 #include "data/normalize.h"

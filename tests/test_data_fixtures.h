@@ -2,9 +2,12 @@
 // Small synthetic inputs shared by the data tests: IDX digit sets and folders of labelled PNGs.
 #include <gtest/gtest.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/idx.h"

@@ -1,6 +1,10 @@
 // IDX reading: plain and gzipped round trips, MNIST file names, and the errors naming the file.
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "data/idx.h"
 #include "tests/support/address_space_limit.h"

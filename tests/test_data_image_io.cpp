@@ -1,13 +1,18 @@
 // Image decoding and encoding: PNG round trips, resizing, and errors that name the file.
 #include <zlib.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "data/image_io.h"
 #include "tests/support/address_space_limit.h"

@@ -1,9 +1,12 @@
 // The batch loader: coverage and order of epochs, partial last batch, normalisation, the decoded-image
 // cache, subsets, resizing, and errors.
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "data/loader.h"
 #include "tests/test_data_fixtures.h"

@@ -1,5 +1,7 @@
 // The contact sheet: it is written, has the expected size, and shows green and red frames.
+#include <cstddef>
 #include <filesystem>
+#include <string>
 
 #include "data/image_io.h"
 #include "data/preview.h"

@@ -1,5 +1,6 @@
 // SHA-256 and MD5 (engine/io/digest.h) against the standards' test vectors, across block boundaries, and
 // against coreutils' sha256sum/md5sum on a file.
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <string>

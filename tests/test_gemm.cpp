@@ -1,7 +1,11 @@
 // The internal blocked GEMM (the only GEMM on machines without OpenBLAS, e.g. the GPU host) against a
 // naive double-precision product, for every transpose combination and awkward sizes (edges of the 6x16
 // micro-tile and the 256/96 cache blocks), and the dispatching gemm<> against the same.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <tuple>
+#include <vector>
 
 #include "engine/gemm.h"
 #include "engine/random.h"

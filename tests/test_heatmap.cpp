@@ -1,7 +1,11 @@
 // Heatmap rendering: layout (origin bottom-left, labels, colour bar), NaN cells, option switches, and a
 // 69-layer CKA-like matrix written to test_tmp/heatmap/ for a look.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "models/resnet18.h"

@@ -4,11 +4,13 @@
 // cannot do before doing it, and nothing silently accepted (a stray label, NaN weights, NaN activations,
 // a NaN learning rate, a diverged run claiming a checkpoint). Set BIASCKA_EXE to run them against
 // another build.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -1,10 +1,13 @@
 // safetensors and .npy: round trips of every dtype with metadata, and hostile files (truncated, oversized
 // header, offsets out of range, overlapping, wrong dtype, bad JSON, bad magic) giving one-line errors that
 // name the file and the tensor, never a crash.
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/npy.h"

@@ -1,6 +1,10 @@
 // The six fused objectives: loss and dL/dlogits against PyTorch (float64 reference on logits_train), against
 // central finite differences of their own loss, and stable for extreme logits.
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

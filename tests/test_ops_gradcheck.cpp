@@ -4,6 +4,8 @@
 // the eps window would fail deterministically, not flakily.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops/batch_norm.h"

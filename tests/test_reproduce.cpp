@@ -2,6 +2,8 @@
 // as an uninterrupted run, and shards merged with collect give the single-machine tables.
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -1,7 +1,10 @@
 // ResNet18's structure: torchvision's names and order, the 69 layer taps and the 53-layer `modules` view,
 // initialisation statistics, output shapes, and one-line errors for checkpoints that do not fit.
+#include <algorithm>
 #include <cmath>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

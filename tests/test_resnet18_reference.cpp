@@ -11,7 +11,9 @@
 // Adam: the first step moves each weight by ~lr * sign(g) = 1e-3, so parameters after the step must match
 // to 1e-6 absolute (0.1% of the step); elements whose gradient is ~0 (|g| < 1e-6, where sign flips
 // through rounding) are excluded.
+#include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "engine/adam.h"
 #include "engine/autograd.h"

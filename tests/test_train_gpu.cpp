@@ -1,8 +1,13 @@
 // Training on the GPU against the same run on the CPU (same seed, TF32 off): the per-epoch curve agrees
 // within what float reordering explains, with the CUDA graph and without it; and the graph really runs.
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/adam.h"
 #include "engine/device.h"

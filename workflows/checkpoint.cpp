@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 #include "engine/error.h"
 #include "workflows/json_file.h"

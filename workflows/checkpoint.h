@@ -15,6 +15,7 @@
 // from a small, widely used header-only library (Debian's libxxhash-dev), so the GPU host needs no
 // shared library for it. Files without a checksum (written by biascka before it had one, or exported
 // from PyTorch) still load; for biascka's own format a warning says that the file is unverified.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 

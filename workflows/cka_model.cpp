@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/error.h"

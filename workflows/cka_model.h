@@ -4,6 +4,7 @@
 // minibatch accumulator and dropped, so memory holds one batch of activations plus the centred Grams. With
 // the Grams on the GPU (CkaOptions::device) the activations never leave it and the accumulator works on its
 // own stream: the forward pass of batch k+1 overlaps the CKA of batch k, two batches of activations held.
+#include <cstdint>
 #include <string>
 
 #include "cka/accumulator.h"

@@ -1,7 +1,9 @@
 #pragma once
 // Accuracy of a model on a split: overall, on bias-aligned (target == bias) and bias-conflicting samples,
 // per class, the confusion matrix, and optionally the objective's mean loss.
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "data/loader.h"

@@ -3,6 +3,7 @@
 #include <climits>
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"

@@ -2,6 +2,7 @@
 // Progress of long work: a live bar (epoch, batch, loss, accuracy, images/s, ETA) when stderr is a
 // terminal, a plain line every few seconds otherwise (logs), nothing with --quiet.
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "engine/printable.h"

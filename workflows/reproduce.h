@@ -4,6 +4,7 @@
 //
 //   OUT/runs/{dataset}/{loss}/seed{k}/   a `biascka train` run folder (+ cka/ for the first seed)
 //   OUT/table.{md,csv,json}, OUT/figure1.png, OUT/curves.png, OUT/report.md
+#include <cstdint>
 #include <string>
 #include <vector>
 

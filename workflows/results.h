@@ -4,10 +4,12 @@
 // objectives grouped probabilistic / margin-based, one column per dataset plus the mean, mean +- std over
 // seeds, best in bold and second underlined per column; plus the same for bias-aligned and
 // bias-conflicting accuracy, and the paper's published values.
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace biascka::workflows {

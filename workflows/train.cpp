@@ -1,14 +1,21 @@
 #include "workflows/train.h"
 
+#include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <new>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "data/disent.h"
 #include "data/loader.h"
@@ -375,7 +382,8 @@ class Run {
       }
     }
     double seconds = 0;
-    for (const auto& m : metrics_)  // read back from metrics.jsonl: a non-number is not trusted, not thrown on
+    for (const auto& m :
+         metrics_)  // read back from metrics.jsonl: a non-number is not trusted, not thrown on
       if (m.contains("seconds") && m["seconds"].is_number()) seconds += m["seconds"].get<double>();
     summary["train_seconds"] = seconds;
     return summary;

@@ -5,6 +5,7 @@
 //
 // A run folder holds settings.json, metrics.jsonl (one line per epoch), best.safetensors, last.safetensors
 // (model + Adam + loop state: --resume continues exactly, mid-epoch after Ctrl-C) and summary.json.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 

@@ -1,6 +1,8 @@
 #include "workflows/train_step.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/ops/dispatch.h"

@@ -4,6 +4,7 @@
 // waits for the device inside an epoch, and once three full-size steps have run (cuDNN's algorithm search,
 // the allocator and Adam's tables settle) the whole step is captured as a CUDA graph and replayed; a
 // smaller last batch runs eagerly.
+#include <cstdint>
 #include <memory>
 #include <vector>
 

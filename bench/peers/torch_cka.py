@@ -12,25 +12,12 @@ sums at the end, as biascka does (minibatch CKA of Nguyen et al. 2021).
 The 69 layers in biascka's order: conv1 bn1 relu maxpool, per block conv1 bn1 relu1 conv2 bn2
 [downsample.0 downsample.1] add relu2 (the block's ReLU module fires twice; `add` is its second input),
 avgpool dropout fc. Inputs: one batch of random images on the GPU reused, 10,000 images at batch 512
-(19 x 512 + 272), as cka_end_to_end. Prints one JSON line with images/s on its last line (--json), or text.
+(19 x 512 + 272), as cka_end_to_end; both batch shapes are warmed up before the timed runs. Prints one JSON
+line with images/s on its last line (--json), or text.
 """
-import argparse
-import json
-import time
-from collections import OrderedDict
-
 import torch
-import torch.nn as nn
-import torchvision
 
-
-def make_model(classes):
-    model = torchvision.models.resnet18(num_classes=classes)
-    model.fc = nn.Sequential(OrderedDict(dropout=nn.Dropout(0.4), fc=model.fc))
-    for m in model.modules():
-        if isinstance(m, nn.ReLU):
-            m.inplace = False  # a tapped tensor must not change under the hook's feet
-    return model
+import peer_common
 
 
 def center(k, unbiased):
@@ -127,30 +114,11 @@ def run(model, hooks, full, tail, images, batch, unbiased):
     return (sums / (d[:, None] * d[None, :])).cpu()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
-    ap.add_argument("--batch", type=int, default=512)
-    ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--image-size", type=int, default=28)
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--estimator", default="unbiased", choices=["unbiased", "biased"])
-    ap.add_argument("--repeats", type=int, default=2, help="timed runs over all images (the best is reported)")
-    ap.add_argument("--no-tf32", action="store_true")
-    ap.add_argument("--no-channels-last", action="store_true", help="NCHW convolutions (PyTorch's default)")
-    ap.add_argument("--forward-only", action="store_true", help="time the forward passes without CKA")
-    ap.add_argument("--save", default="", help="write the CKA matrix to this .npy file")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-
-    dev = torch.device(a.device)
-    if a.device == "cuda":
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cudnn.allow_tf32 = not a.no_tf32
-        torch.backends.cuda.matmul.allow_tf32 = not a.no_tf32
-    torch.manual_seed(0)
+def measure(a):
+    """One setting (argparse-like namespace with the options below); returns the result as a dict."""
+    dev, precision = peer_common.start(a)
     channels_last = not a.no_channels_last
-    model = make_model(a.classes).to(dev).eval()
+    model = peer_common.resnet18(a.classes, tapped=True).to(dev).eval()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     unbiased = a.estimator == "unbiased"
@@ -161,10 +129,6 @@ def main():
     last = a.images % a.batch or a.batch
     tail = full[:last].contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
-    def sync():
-        if a.device == "cuda":
-            torch.cuda.synchronize()
-
     def once(images):
         if hooks is None:
             with torch.no_grad():
@@ -173,40 +137,40 @@ def main():
                     x = full if images - done >= a.batch else tail
                     model(x)
                     done += x.shape[0]
-            sync()
+            peer_common.sync(dev)
             return None
         m = run(model, hooks, full, tail, images, a.batch, unbiased)
-        sync()
+        peer_common.sync(dev)
         return m
 
-    once(2 * a.batch)  # warm-up: cuDNN benchmark search, allocator, cuBLAS
-    if a.device == "cuda":
+    # Warm-up: cuDNN's benchmark search, the allocator and cuBLAS, for both shapes that are timed (a full
+    # batch and the short last one).
+    once(a.batch + last)
+    if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    best, matrix = None, None
-    for _ in range(a.repeats):
-        sync()
-        t0 = time.perf_counter()
-        matrix = once(a.images)
-        dt = time.perf_counter() - t0
-        best = dt if best is None else min(best, dt)
-    res = {"framework": "pytorch-cka", "torch": torch.__version__, "device": a.device, "image_size": a.image_size,
-           "batch": a.batch, "images": a.images, "estimator": a.estimator, "tf32": not a.no_tf32,
+    best, matrix = peer_common.timed_best(a.repeats, lambda: once(a.images), dev)
+    res = {"framework": "torch_cka.py", "image_size": a.image_size, "batch": a.batch, "images": a.images,
+           "estimator": a.estimator, "tf32": not a.no_tf32, "precision": precision,
            "channels_last": channels_last, "forward_only": a.forward_only,
            "layers": len(hooks.names) if hooks else 0, "seconds": best, "images_per_s": a.images / best}
-    if a.device == "cuda":
-        res["peak_device_bytes"] = torch.cuda.max_memory_allocated()
-        res["gpu"] = torch.cuda.get_device_name()
+    res.update(peer_common.device_info(dev))
     if matrix is not None:
         res["matrix_trace"] = float(torch.trace(matrix))
         if a.save:
             import numpy as np
             np.save(a.save, matrix.numpy())
-    if a.json:
-        print(json.dumps(res))
-    else:
-        print(f"{res['layers']} layers, {a.images} images at batch {a.batch}, {a.image_size} px: "
-              f"{best:.3f} s, images/s: {res['images_per_s']:.0f}")
+    return res
+
+
+def parser():
+    ap = peer_common.cka_parser(__doc__)
+    ap.add_argument("--estimator", default="unbiased", choices=["unbiased", "biased"])
+    ap.add_argument("--no-channels-last", action="store_true", help="NCHW convolutions (PyTorch's default)")
+    ap.add_argument("--forward-only", action="store_true", help="time the forward passes without CKA")
+    ap.add_argument("--save", default="", help="write the CKA matrix to this .npy file")
+    return ap
 
 
 if __name__ == "__main__":
-    main()
+    peer_common.run_cli(parser(), measure, lambda res, a: f"{res['layers']} layers, {a.images} images at batch "
+                        f"{a.batch}, {a.image_size} px: {res['seconds']:.3f} s, images/s: {res['images_per_s']:.0f}")

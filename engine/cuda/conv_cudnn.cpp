@@ -8,6 +8,8 @@
 // Layouts: activations NHWC; filters are kept [O, C, kH, kW] (PyTorch's) in the parameters and
 // transposed to [O, kH, kW, C] around each call (a few microseconds) because cuDNN's tensor-core NHWC
 // kernels want filters in NHWC too.
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -56,11 +58,13 @@ struct Scratch {
   float* f() const { return static_cast<float*>(p); }
 };
 
+// The fastest result the search ran successfully. Without TF32 (the search ran with CUDNN_FMA_MATH on the
+// descriptor) a tensor-op result, TF32 or converted, is skipped; the plan runs the one taken with FMA math.
 template <class Perf>
 const Perf& pick(const Perf* perf, int count, bool tf32, const char* what) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-    if (!tf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH) continue;
+    if (!tf32 && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH) continue;
     return perf[i];
   }
   fail("cuDNN found no usable ", what, " algorithm");
@@ -119,7 +123,9 @@ Plan& plan(int device, int kind, const Geometry& g, const float* x, const float*
     p.workspace = best.memory;
     math = best.mathType;
   }
-  BIASCKA_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, math));
+  // With TF32 the math type the search timed; without it FMA explicitly, never CUDNN_DEFAULT_MATH, which
+  // lets cuDNN use TF32 tensor cores on sm_80 and newer (--no-tf32 promises exact FP32).
+  BIASCKA_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, tf32 ? math : CUDNN_FMA_MATH));
   return g_plans.emplace(key, p).first->second;
 }
 

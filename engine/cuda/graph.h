@@ -5,6 +5,7 @@
 // graph uses, so replays can write into it safely; host<->device copies are not allowed inside.
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <functional>
 
 namespace biascka::cuda {

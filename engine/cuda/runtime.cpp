@@ -1,8 +1,10 @@
 #include "engine/cuda/runtime.h"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "engine/cuda/check.h"

@@ -1,6 +1,8 @@
 #include "engine/ops/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "engine/autograd.h"

@@ -1,5 +1,7 @@
 #include "engine/ops/dropout.h"
 
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"
 #include "engine/parallel.h"

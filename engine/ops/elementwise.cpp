@@ -1,6 +1,8 @@
 #include "engine/ops/elementwise.h"
 
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"

@@ -1,5 +1,7 @@
 #include "engine/ops/layout.h"
 
+#include <cstdint>
+
 #include "engine/ops/dispatch.h"
 #include "engine/parallel.h"
 

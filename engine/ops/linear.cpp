@@ -1,5 +1,9 @@
 #include "engine/ops/linear.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include "engine/autograd.h"
 #include "engine/gemm.h"
 #include "engine/ops/dispatch.h"

@@ -1,6 +1,9 @@
 #include "engine/ops/pooling.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"

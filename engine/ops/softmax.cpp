@@ -1,6 +1,9 @@
 #include "engine/ops/softmax.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/ops/dispatch.h"

@@ -1,4 +1,8 @@
 // CIFAR-10 binary batch files (data/cifar10.cpp).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "data/cifar10.h"
 #include "tests/fuzz/fuzz_support.h"
 

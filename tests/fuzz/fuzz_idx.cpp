@@ -1,5 +1,9 @@
 // IDX files as they are on disk (data/idx.cpp): plain, or gzip streams when the bytes start with gzip's
 // magic (corrupt, truncated or concatenated ones included).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "data/idx.h"
 #include "tests/fuzz/fuzz_support.h"
 

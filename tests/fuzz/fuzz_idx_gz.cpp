@@ -3,6 +3,10 @@
 // (fuzz_idx covers corrupt streams).
 #include <zlib.h>
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "data/idx.h"
 #include "tests/fuzz/fuzz_support.h"
 

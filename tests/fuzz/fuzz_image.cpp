@@ -1,6 +1,10 @@
 // PNG and JPEG decoding (data/image_io.cpp, data/image_decode_*.cpp). The pixel limit is lowered to 2^22
 // (12 MiB of RGB) so that valid huge-but-flat images, which the decoders rightly accept, stay within the
 // fuzzer's memory and time limits; the limit check itself is the same code at any value.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "data/image_io.h"
 #include "tests/fuzz/fuzz_support.h"
 

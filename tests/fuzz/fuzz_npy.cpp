@@ -1,4 +1,8 @@
 // .npy headers and bodies (engine/io/npy.cpp).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "engine/io/npy.h"
 #include "tests/fuzz/fuzz_support.h"
 

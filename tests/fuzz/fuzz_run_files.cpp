@@ -2,6 +2,10 @@
 // validated with the command line's rules, metrics.jsonl) and the run state a last.safetensors carries in
 // its metadata (workflows/checkpoint.h). The same bytes go to all three: each parser sees objects, arrays
 // and lines of every shape.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "engine/io/safetensors.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "workflows/checkpoint.h"

@@ -1,4 +1,8 @@
 // safetensors files (engine/io/safetensors.cpp): the header, then every tensor loaded.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
 #include "engine/io/safetensors.h"
 #include "tests/fuzz/fuzz_support.h"
 

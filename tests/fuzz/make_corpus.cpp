@@ -3,6 +3,7 @@
 // demand (`cmake --build build --target fuzz_make_corpus`) and run as `build/bin/fuzz_make_corpus
 // tests/fuzz/corpus`; the files are committed, this program says how they were made.
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

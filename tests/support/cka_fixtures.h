@@ -1,6 +1,7 @@
 #pragma once
 // Small pieces the CKA suites (CPU and GPU) share.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -7,6 +7,7 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include <csetjmp>
 #include <cstdint>
 #include <cstdlib>
 #include <string>

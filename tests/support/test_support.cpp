@@ -1,6 +1,8 @@
 #include "tests/support/test_support.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>

@@ -3,6 +3,7 @@
 // tensor comparison with a readable report, and finite-difference gradient checks.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>

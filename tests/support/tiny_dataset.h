@@ -1,6 +1,7 @@
 #pragma once
 // A tiny Colored-MNIST-style dataset (synthetic 12x12 digits, 10 classes) for tests that train: a few
 // hundred images, so a ResNet18 epoch takes well under a second.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
