@@ -3,6 +3,11 @@
 # with PyTorch's wheels, under Python's site-packages (nvidia/cudnn, nvidia/cublas).
 set(BIASCKA_HAVE_CUDA OFF)
 add_library(biascka_cuda_deps INTERFACE)
+option(BIASCKA_CUDA_EMULATION "Run the CUDA code on the CPU (tests/cuda_emu; test infrastructure)" OFF)
+if(BIASCKA_CUDA_EMULATION)
+  include(CudaEmulation)
+  return()
+endif()
 if(NOT BIASCKA_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
