@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -148,7 +149,12 @@ class Runner {
   size_t scheduler_stack_size_ = 0;
 };
 
-thread_local Runner t_runner;
+// Never destroyed: static destructors (the device allocators' cudaFree) may still run queued kernels at exit,
+// after thread_local objects are gone.
+Runner& runner() {
+  thread_local Runner* r = new Runner;
+  return *r;
+}
 
 // ---- fibers ----
 
@@ -393,7 +399,7 @@ std::string Runner::run(const Grid& g) {
   // order in which blocks run shows it here, reproducibly.
   const uint64_t nx = g.grid.x, ny = g.grid.y, nb = nx * ny * g.grid.z;
   uint64_t stride = nb > 2 ? 0x9E3779B97F4A7C15ull % nb : 1;
-  while (stride > 1 && std::__gcd(stride, nb) != 1) --stride;
+  while (stride > 1 && std::gcd(stride, nb) != 1) --stride;
   if (stride == 0) stride = 1;
   ++launches_;
   for (uint64_t i = 0; i < nb && fault_.empty(); ++i) {
@@ -420,16 +426,16 @@ std::string Runner::run(const Grid& g) {
 
 }  // namespace
 
-std::string run_grid(const Grid& g) { return t_runner.run(g); }
+std::string run_grid(const Grid& g) { return runner().run(g); }
 
-void sync_block() { t_runner.sync_block(); }
+void sync_block() { runner().sync_block(); }
 
-void device_fault(const char* what) { t_runner.fault(what); }
+void device_fault(const char* what) { runner().fault(what); }
 
 namespace detail {
 void warp_step(unsigned mask, const char* what, const void* in, size_t in_bytes, void* out, size_t out_bytes,
                Combine combine, const void* ctx) {
-  t_runner.warp_step(mask, what, in, in_bytes, out, out_bytes, combine, ctx);
+  runner().warp_step(mask, what, in, in_bytes, out, out_bytes, combine, ctx);
 }
 }  // namespace detail
 
