@@ -19,7 +19,9 @@ void launch(const char* name, void (*kernel)(P...), dim3 grid, dim3 block, size_
 #ifdef BIASCKA_CUDA_EMULATION
   ::cuda_emu::launch(name, kernel, grid, block, dynamic_smem, s, std::forward<A>(args)...);
 #else
-  kernel<<<grid, block, dynamic_smem, s> > >(std::forward<A>(args)...);
+  // clang-format off
+  kernel<<<grid, block, dynamic_smem, s>>>(std::forward<A>(args)...);
+  // clang-format on
 #endif
   check_launch(name, __FILE__, __LINE__);
 }
