@@ -190,20 +190,22 @@ TEST(CkaCuda, HsicSumsMatchTheCpu) {
   }
 }
 
-// Real activations: a ResNet18 on the GPU over 300 random 28x28 images in batches of 128 (128, 128, 44).
+// Real activations: a ResNet18 on the GPU over 300 random 28x28 images in batches of 128 (128, 128, 44);
+// emulated, 76 in batches of 32 (32, 32, 12).
 TEST(CkaCuda, MatchesTheCpuOnResNet18Activations) {
   BIASCKA_REQUIRE_GPU();
   ResNet18 model(ResNet18Config{}, 11, kGpu);
   model.eval();
   const std::vector<std::string> names = model.layer_names();
-  const Tensor images = rand_normal({300, 28, 28, 3}, 0.f, 1.f, 99);
+  const int64_t total = test::emulated() ? 76 : 300, batch = test::emulated() ? 32 : 128;
+  const Tensor images = rand_normal({total, 28, 28, 3}, 0.f, 1.f, 99);
   std::vector<std::vector<Tensor>> batches;
   {
     NoGrad ng;
-    for (int64_t r0 = 0; r0 < 300; r0 += 128) {
+    for (int64_t r0 = 0; r0 < total; r0 += batch) {
       std::vector<Tensor> acts(names.size());
       size_t i = 0;
-      model.forward(rows(images, r0, std::min<int64_t>(300, r0 + 128)).to(kGpu),
+      model.forward(rows(images, r0, std::min(total, r0 + batch)).to(kGpu),
                     [&](const std::string&, const Tensor& t) { acts[i++] = t; });
       ASSERT_EQ(i, names.size());
       batches.push_back(std::move(acts));
@@ -354,7 +356,7 @@ TEST(CkaCuda, LayerGroupsGiveTheSameMatrix) {
 // accumulator keeps them until its stream has read them, so overlap changes nothing.
 TEST(CkaCuda, OverlapKeepsActivationsAliveUntilRead) {
   BIASCKA_REQUIRE_GPU();
-  const int64_t n = 256, d = 50000;
+  const int64_t n = test::emulated() ? 160 : 256, d = test::emulated() ? 2000 : 50000;
   for (bool overlap : {false, true}) {
     CkaOptions o = options(Estimator::Unbiased, kGpu);
     o.overlap = overlap;
