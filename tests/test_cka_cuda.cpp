@@ -191,14 +191,15 @@ TEST(CkaCuda, HsicSumsMatchTheCpu) {
 }
 
 // Real activations: a ResNet18 on the GPU over 300 random 28x28 images in batches of 128 (128, 128, 44);
-// emulated, 76 in batches of 32 (32, 32, 12).
+// emulated, 76 of 12x12 in batches of 32 (32, 32, 12).
 TEST(CkaCuda, MatchesTheCpuOnResNet18Activations) {
   BIASCKA_REQUIRE_GPU();
   ResNet18 model(ResNet18Config{}, 11, kGpu);
   model.eval();
   const std::vector<std::string> names = model.layer_names();
   const int64_t total = test::emulated() ? 76 : 300, batch = test::emulated() ? 32 : 128;
-  const Tensor images = rand_normal({total, 28, 28, 3}, 0.f, 1.f, 99);
+  const int64_t side = test::emulated() ? 12 : 28;
+  const Tensor images = rand_normal({total, side, side, 3}, 0.f, 1.f, 99);
   std::vector<std::vector<Tensor>> batches;
   {
     NoGrad ng;
