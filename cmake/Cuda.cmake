@@ -3,6 +3,11 @@
 # piece is looked for under the toolkit and in Python's site-packages, where PyTorch's wheels put them.
 set(BIASCKA_HAVE_CUDA OFF)
 add_library(biascka_cuda_deps INTERFACE)
+option(BIASCKA_CUDA_EMULATION "Run the CUDA code on the CPU (tests/cuda_emu; test infrastructure)" OFF)
+if(BIASCKA_CUDA_EMULATION)
+  include(CudaEmulation)
+  return()
+endif()
 if(NOT BIASCKA_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   # pip's CUDA wheels: site-packages/nvidia/{cu13,cudnn} for CUDA 13 (bin, include, lib in cu13: runtime,

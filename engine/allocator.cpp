@@ -5,7 +5,33 @@
 
 #include "engine/error.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace biascka {
+
+namespace {
+
+// See set_poison_slack. Only fresh blocks: a cached block may still be read over its previous owner's extent
+// by stream-ordered work queued before it was freed, which is legal.
+void poison_slack(void* p, size_t bytes, size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_POISON_MEMORY_REGION(static_cast<char*>(p) + bytes, size - bytes);
+#else
+  (void)p, (void)bytes, (void)size;
+#endif
+}
+
+void unpoison(void* p, size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  ASAN_UNPOISON_MEMORY_REGION(p, size);
+#else
+  (void)p, (void)size;
+#endif
+}
+
+}  // namespace
 
 CachingAllocator::CachingAllocator(std::string name, RawAlloc raw_alloc, RawFree raw_free,
                                    Describe describe_oom, size_t max_cached)
@@ -52,6 +78,7 @@ void* CachingAllocator::allocate(size_t bytes) {
            describe_oom_ ? ", " + describe_oom_(size) : std::string(), ")");
     }
     ++stats_.raw_allocs;
+    if (poison_slack_) poison_slack(p, bytes, size);
     stats_.reserved += size;
     if (stats_.reserved > stats_.peak_reserved) stats_.peak_reserved = stats_.reserved;
   }
@@ -68,6 +95,7 @@ void CachingAllocator::deallocate(void* p) {
   if (it == live_.end()) return;  // not ours (never happens through Storage)
   const auto [size, pool] = it->second;
   live_.erase(it);
+  if (poison_slack_) unpoison(p, size);
   stats_.in_use -= size;
   if (pool == 0 && stats_.reserved - stats_.in_use > max_cached_) {
     raw_free_(p);

@@ -47,6 +47,11 @@ class CachingAllocator {
   AllocatorStats stats() const;
   void reset_peak();
 
+  // Under AddressSanitizer, poison the rounding slack of each fresh block past the bytes asked for, so an
+  // access one element past a tensor is a report (the CUDA emulation build, where kernels access device
+  // memory as host memory, turns it on for the GPU allocators). Only for allocators over real memory.
+  void set_poison_slack(bool on) { poison_slack_ = on; }
+
   // The size a request is rounded to: 512 B granules up to 1 MiB, then four bins per power of two, so
   // a block is at most 25% larger than asked and same-shaped tensors reuse each other's blocks.
   static size_t round_size(size_t bytes);
@@ -66,6 +71,7 @@ class CachingAllocator {
   std::map<int, std::map<size_t, std::vector<void*>>> free_;  // pool -> rounded size -> cached blocks
   std::map<void*, Block> live_;
   int pool_ = 0;
+  bool poison_slack_ = false;
   AllocatorStats stats_;
 };
 

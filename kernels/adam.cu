@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -77,16 +78,15 @@ void adam_step(const AdamTensor* tensors, int count, int64_t max_numel, int64_t*
   BIASCKA_CHECK(count >= 0 && count <= kMaxGridY, "kernels::adam_step: ", count, " tensors (at most ",
                 kMaxGridY, " per launch)");
   // The step counts even when no parameter has a gradient, as in the twin.
-  adam_increment_kernel<<<1, 1, 0, s>>>(step);
-  BIASCKA_KERNEL_LAUNCHED("adam_step increment");
+  launch("adam_step increment", adam_increment_kernel, 1, 1, 0, s, step);
+
   if (count == 0 || max_numel <= 0) return;
   // Enough blocks that the largest tensor is covered in a few strides; smaller tensors leave the extra
   // blocks idle (they return before touching memory).
   const int64_t need = (max_numel + int64_t(kThreads) * kVec - 1) / (int64_t(kThreads) * kVec);
   const unsigned gx = static_cast<unsigned>(std::clamp<int64_t>(need, 1, int64_t(sm_count()) * kBlocksPerSm));
-  adam_kernel<<<dim3(gx, static_cast<unsigned>(count)), kThreads, 0, s>>>(
-      tensors, step, AdamConsts{lr, beta1, beta2, eps, weight_decay});
-  BIASCKA_KERNEL_LAUNCHED("adam_step");
+  launch("adam_step", adam_kernel, dim3(gx, static_cast<unsigned>(count)), kThreads, 0, s, tensors, step,
+         AdamConsts{lr, beta1, beta2, eps, weight_decay});
 }
 
 }  // namespace biascka::kernels

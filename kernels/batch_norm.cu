@@ -21,6 +21,7 @@
 #include "engine/error.h"
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -375,13 +376,13 @@ void forward_impl(const float* x, const float* gamma, const float* beta, float* 
                   bool training, float momentum, float eps, cudaStream_t s) {
   const Geometry g = geometry(c, V);
   if (!training) {
-    eval_stats_kernel<<<blocks_for(c), kThreads, 0, s>>>(running_mean, running_var, save_mean, save_invstd, c,
-                                                         eps);
-    BIASCKA_KERNEL_LAUNCHED("batch_norm eval_stats");
+    launch("batch_norm eval_stats", eval_stats_kernel, blocks_for(c), kThreads, 0, s, running_mean,
+           running_var, save_mean, save_invstd, c, eps);
+
     if (m == 0) return;
-    apply_kernel<V><<<grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s>>>(
-        ForwardApply<V>{x, gamma, beta, save_mean, save_invstd, y}, m, c, g.groups, g.lanes);
-    BIASCKA_KERNEL_LAUNCHED("batch_norm forward apply");
+    launch("batch_norm forward apply", apply_kernel<V, ForwardApply<V>>,
+           grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s,
+           ForwardApply<V>{x, gamma, beta, save_mean, save_invstd, y}, m, c, g.groups, g.lanes);
     return;
   }
   if (m == 0) fail("kernels::batch_norm_forward: training needs at least one row");
@@ -390,19 +391,16 @@ void forward_impl(const float* x, const float* gamma, const float* beta, float* 
   const int64_t rb = reduce_row_blocks(m, g, &rpb);
   double* partials = rb > 1 ? borrow_partials(y, m, c, rb) : nullptr;
   if (!partials) {
-    forward_fused_kernel<V>
-        <<<grid2(g.tiles, 1), kThreads, 0, s>>>(x, gamma, beta, y, fin, m, c, g.groups, g.lanes);
-    BIASCKA_KERNEL_LAUNCHED("batch_norm forward fused");
+    launch("batch_norm forward fused", forward_fused_kernel<V>, grid2(g.tiles, 1), kThreads, 0, s, x, gamma,
+           beta, y, fin, m, c, g.groups, g.lanes);
     return;
   }
-  partials_kernel<V>
-      <<<grid2(g.tiles, rb), kThreads, 0, s>>>(ForwardTerms<V>{x}, m, c, g.groups, g.lanes, rpb, partials);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm forward partials");
-  combine_kernel<<<combine_blocks(c), kCombineThreads, 0, s>>>(partials, c, rb, fin);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm forward combine");
-  apply_kernel<V><<<grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s>>>(
-      ForwardApply<V>{x, gamma, beta, save_mean, save_invstd, y}, m, c, g.groups, g.lanes);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm forward apply");
+  launch("batch_norm forward partials", partials_kernel<V, ForwardTerms<V>>, grid2(g.tiles, rb), kThreads, 0,
+         s, ForwardTerms<V>{x}, m, c, g.groups, g.lanes, rpb, partials);
+  launch("batch_norm forward combine", combine_kernel<ForwardFinalize>, combine_blocks(c), kCombineThreads, 0,
+         s, partials, c, rb, fin);
+  launch("batch_norm forward apply", apply_kernel<V, ForwardApply<V>>, grid2(g.tiles, apply_row_blocks(m, g)),
+         kThreads, 0, s, ForwardApply<V>{x, gamma, beta, save_mean, save_invstd, y}, m, c, g.groups, g.lanes);
 }
 
 template <int V>
@@ -415,11 +413,11 @@ void backward_impl(const float* dy, const float* x, const float* gamma, const fl
   const bool sums = dgamma || dbeta || (training && dx);
   if (!sums) {  // evaluation, dx only: dx = gamma * invstd * dy
     if (!dx || m == 0) return;
-    apply_kernel<V><<<grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s>>>(
-        BackwardApply<V>{dy, x, gamma, save_mean, save_invstd, nullptr, nullptr, nullptr, nullptr, m, 0,
-                         false, dx},
-        m, c, g.groups, g.lanes);
-    BIASCKA_KERNEL_LAUNCHED("batch_norm backward apply");
+    launch("batch_norm backward apply", apply_kernel<V, BackwardApply<V>>,
+           grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s,
+           BackwardApply<V>{dy, x, gamma, save_mean, save_invstd, nullptr, nullptr, nullptr, nullptr, m, 0,
+                            false, dx},
+           m, c, g.groups, g.lanes);
     return;
   }
   int64_t rpb = 0;
@@ -428,20 +426,19 @@ void backward_impl(const float* dy, const float* x, const float* gamma, const fl
   const bool can_split = rb > 1 && dx && (!training || (dgamma && dbeta));
   double* partials = can_split ? borrow_partials(dx, m, c, rb) : nullptr;
   if (!partials) {
-    backward_fused_kernel<V>
-        <<<grid2(g.tiles, 1), kThreads, 0, s>>>(terms, gamma, dx, fin, m, c, g.groups, g.lanes, training);
-    BIASCKA_KERNEL_LAUNCHED("batch_norm backward fused");
+    launch("batch_norm backward fused", backward_fused_kernel<V>, grid2(g.tiles, 1), kThreads, 0, s, terms,
+           gamma, dx, fin, m, c, g.groups, g.lanes, training);
     return;
   }
-  partials_kernel<V><<<grid2(g.tiles, rb), kThreads, 0, s>>>(terms, m, c, g.groups, g.lanes, rpb, partials);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm backward partials");
-  combine_kernel<<<combine_blocks(c), kCombineThreads, 0, s>>>(partials, c, rb, fin);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm backward combine");
-  apply_kernel<V><<<grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s>>>(
-      BackwardApply<V>{dy, x, gamma, save_mean, save_invstd, nullptr, nullptr, dbeta, dgamma, m, 0, training,
-                       dx},
-      m, c, g.groups, g.lanes);
-  BIASCKA_KERNEL_LAUNCHED("batch_norm backward apply");
+  launch("batch_norm backward partials", partials_kernel<V, BackwardTerms<V>>, grid2(g.tiles, rb), kThreads,
+         0, s, terms, m, c, g.groups, g.lanes, rpb, partials);
+  launch("batch_norm backward combine", combine_kernel<BackwardFinalize>, combine_blocks(c), kCombineThreads,
+         0, s, partials, c, rb, fin);
+  launch("batch_norm backward apply", apply_kernel<V, BackwardApply<V>>,
+         grid2(g.tiles, apply_row_blocks(m, g)), kThreads, 0, s,
+         BackwardApply<V>{dy, x, gamma, save_mean, save_invstd, nullptr, nullptr, dbeta, dgamma, m, 0,
+                          training, dx},
+         m, c, g.groups, g.lanes);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -81,16 +82,16 @@ __global__ void dense_center_kernel(const float* k, int64_t n, bool unbiased, co
 void cka_center_packed(const CkaGramBatch& b, cudaStream_t s) {
   const int64_t blocks = static_cast<int64_t>(b.count) * b.n;
   if (blocks == 0) return;
-  center_packed_kernel<<<static_cast<unsigned>(blocks), kCenterThreads, 0, s>>>(b);
-  BIASCKA_KERNEL_LAUNCHED("cka_center_packed");
+  launch("cka_center_packed", center_packed_kernel, static_cast<unsigned>(blocks), kCenterThreads, 0, s, b);
 }
 
 void cka_center_dense(const float* k, int64_t n, bool unbiased, float* g, double* scratch, cudaStream_t s) {
   if (n == 0) return;
-  dense_row_sums_kernel<<<static_cast<unsigned>(n), kCenterThreads, 0, s>>>(k, n, unbiased, scratch);
-  BIASCKA_KERNEL_LAUNCHED("cka_center_dense (row sums)");
-  dense_center_kernel<<<static_cast<unsigned>(n), kCenterThreads, 0, s>>>(k, n, unbiased, scratch, g);
-  BIASCKA_KERNEL_LAUNCHED("cka_center_dense");
+  launch("cka_center_dense (row sums)", dense_row_sums_kernel, static_cast<unsigned>(n), kCenterThreads, 0, s,
+         k, n, unbiased, scratch);
+
+  launch("cka_center_dense", dense_center_kernel, static_cast<unsigned>(n), kCenterThreads, 0, s, k, n,
+         unbiased, scratch, g);
 }
 
 }  // namespace biascka::kernels

@@ -17,6 +17,8 @@
 #include "engine/cuda/check.h"
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
+#include "kernels/ptx.cuh"
 
 namespace biascka::kernels {
 
@@ -32,29 +34,6 @@ constexpr int kEpiLd = kTile + 1;  // epilogue tile stride: conflict-free row an
 constexpr int kTileFloats = kTile * kTile;
 static_assert(kTile * kEpiLd * sizeof(float) <= static_cast<size_t>(kGramSmemBytes), "epilogue tile fits");
 static_assert(kTile * kTk / 4 == 4 * kGramThreads, "four float4 per thread per operand tile");
-
-// Round to nearest, ties away from zero, to TF32's 10 mantissa bits (the low 13 bits cleared).
-__device__ __forceinline__ float to_tf32(float v) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
-  return __uint_as_float(r & 0xffffe000u);
-#else
-  return v;
-#endif
-}
-
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-  __trap();  // the TF32 variant needs sm_80+; the host never launches it elsewhere
-#endif
-}
 
 // Index of upper-triangle tile (ti, tj), ti <= tj, counted row by row.
 __device__ __forceinline__ int tile_index(int ti, int tj, int t) {
@@ -132,7 +111,9 @@ __device__ __forceinline__ void load_tile(float4 (&v)[4], const Operand& op, int
         o = make_float4(e[0], e[1], e[2], e[3]);
       }
     }
-    if (kTf32) o = make_float4(to_tf32(o.x), to_tf32(o.y), to_tf32(o.z), to_tf32(o.w));
+    if (kTf32)
+      o = make_float4(ptx::cvt_rna_tf32(o.x), ptx::cvt_rna_tf32(o.y), ptx::cvt_rna_tf32(o.z),
+                      ptx::cvt_rna_tf32(o.w));
     v[q] = o;
   }
 }
@@ -170,7 +151,7 @@ __device__ __forceinline__ void compute_tile(float (&acc)[4][4][4], const float*
 #pragma unroll
       for (int mi = 0; mi < 4; ++mi)
 #pragma unroll
-        for (int ni = 0; ni < 4; ++ni) mma_tf32(acc[mi][ni], a[mi], bf[ni]);
+        for (int ni = 0; ni < 4; ++ni) ptx::mma_m16n8k8_tf32(acc[mi][ni], a[mi], bf[ni]);
     }
   } else {
 #pragma unroll
@@ -209,8 +190,7 @@ __device__ __forceinline__ void compute_tile(float (&acc)[4][4][4], const float*
 
 template <bool kTf32>
 __global__ void __launch_bounds__(kGramThreads, 1) fused_gram_kernel(const __grid_constant__ CkaGramBatch b) {
-  extern __shared__ float4 smem4[];
-  float* smem = reinterpret_cast<float*>(smem4);
+  float* smem = dynamic_smem<float>();
   __shared__ double red[kGramThreads];
   __shared__ int flag;
 
@@ -399,27 +379,29 @@ __global__ void __launch_bounds__(kGramThreads, 1) fused_gram_kernel(const __gri
   for (int64_t i = tid; i < n; i += kGramThreads) offsets[i] = offsets[i] / den - shift;
 }
 
+template <bool kTf32>
+void launch_fused_gram(const CkaGramBatch& b, cudaStream_t s) {
+  void (*const kernel)(CkaGramBatch) = fused_gram_kernel<kTf32>;
+  // More than 48 KB of dynamic shared memory needs the opt-in (per device; cheap to repeat).
+  BIASCKA_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(kernel),
+                                          cudaFuncAttributeMaxDynamicSharedMemorySize, kGramSmemBytes));
+  launch(kTf32 ? "cka_fused_gram<tf32>" : "cka_fused_gram<fp32>", kernel, b.items, kGramThreads,
+         kGramSmemBytes, s, b);
+}
+
 }  // namespace
 
 void cka_column_means(const CkaGramBatch& b, cudaStream_t s) {
   if (b.count == 0 || b.total_cols == 0) return;
-  column_means_kernel<<<blocks_for(b.total_cols), kThreads, 0, s>>>(b);
-  BIASCKA_KERNEL_LAUNCHED("cka_column_means");
+  launch("cka_column_means", column_means_kernel, blocks_for(b.total_cols), kThreads, 0, s, b);
 }
 
 void cka_fused_gram(const CkaGramBatch& b, cudaStream_t s) {
   if (b.count == 0 || b.items == 0) return;
-  // More than 48 KB of dynamic shared memory needs the opt-in (per device; cheap to repeat).
-  if (b.tf32) {
-    BIASCKA_CUDA_CHECK(cudaFuncSetAttribute(fused_gram_kernel<true>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, kGramSmemBytes));
-    fused_gram_kernel<true><<<b.items, kGramThreads, kGramSmemBytes, s>>>(b);
-  } else {
-    BIASCKA_CUDA_CHECK(cudaFuncSetAttribute(fused_gram_kernel<false>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, kGramSmemBytes));
-    fused_gram_kernel<false><<<b.items, kGramThreads, kGramSmemBytes, s>>>(b);
-  }
-  BIASCKA_KERNEL_LAUNCHED(b.tf32 ? "cka_fused_gram<tf32>" : "cka_fused_gram<fp32>");
+  if (b.tf32)
+    launch_fused_gram<true>(b, s);
+  else
+    launch_fused_gram<false>(b, s);
 }
 
 }  // namespace biascka::kernels

@@ -3,6 +3,7 @@
 // HSIC values, each row's product with itself, and the per-batch sums added to the running ones.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -51,22 +52,20 @@ __global__ void accumulate_kernel(double* dst, const double* src, int64_t count,
 void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale, double* out,
                          int64_t ld, int64_t a0, int64_t b0, bool symmetric, bool mirror, cudaStream_t s) {
   if (ca * cb == 0) return;
-  record_products_kernel<<<blocks_for(ca * cb), kThreads, 0, s>>>(p, chunks, ca, cb, scale, out, ld, a0, b0,
-                                                                  symmetric, mirror);
-  BIASCKA_KERNEL_LAUNCHED("cka_record_products");
+  launch("cka_record_products", record_products_kernel, blocks_for(ca * cb), kThreads, 0, s, p, chunks, ca,
+         cb, scale, out, ld, a0, b0, symmetric, mirror);
 }
 
 void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
                   cudaStream_t s) {
   if (rows == 0) return;
-  row_dots_kernel<<<static_cast<unsigned>(rows), kRowDotThreads, 0, s>>>(g, m, ld, scale, out);
-  BIASCKA_KERNEL_LAUNCHED("cka_row_dots");
+  launch("cka_row_dots", row_dots_kernel, static_cast<unsigned>(rows), kRowDotThreads, 0, s, g, m, ld, scale,
+         out);
 }
 
 void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t s) {
   if (count == 0) return;
-  accumulate_kernel<<<blocks_for(count), kThreads, 0, s>>>(dst, src, count, src_stride);
-  BIASCKA_KERNEL_LAUNCHED("cka_accumulate");
+  launch("cka_accumulate", accumulate_kernel, blocks_for(count), kThreads, 0, s, dst, src, count, src_stride);
 }
 
 }  // namespace biascka::kernels

@@ -12,6 +12,18 @@ void check_launch(const char* kernel, const char* file, int line) {
     fail("kernel ", kernel, " launch failed: ", cudaGetErrorString(e), " (", file, ":", line, ")");
 }
 
+void check_launch_config(const char* kernel, dim3 grid, dim3 block) {
+  const int64_t threads = int64_t(block.x) * block.y * block.z;
+  BIASCKA_CHECK(
+      block.x >= 1 && block.y >= 1 && block.z >= 1 && block.z <= kMaxBlockZ && threads <= kMaxBlockThreads,
+      "kernel ", kernel, ": block (", block.x, ", ", block.y, ", ", block.z, ") is not 1 to ",
+      kMaxBlockThreads, " threads with z <= ", kMaxBlockZ);
+  BIASCKA_CHECK(grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && int64_t(grid.x) <= kMaxGridX &&
+                    int64_t(grid.y) <= kMaxGridY && int64_t(grid.z) <= kMaxGridY,
+                "kernel ", kernel, ": grid (", grid.x, ", ", grid.y, ", ", grid.z, ") outside 1..", kMaxGridX,
+                " x 1..", kMaxGridY, " x 1..", kMaxGridY);
+}
+
 int sm_count() {
   constexpr int kMaxDevices = 64;
   static std::atomic<int> cached[kMaxDevices] = {};

@@ -1,5 +1,6 @@
 #pragma once
-// Shared helpers for the .cu files: launch geometry, grid-stride loops, vector loads, launch checks.
+// Shared helpers for the .cu files: launch geometry, grid-stride loops, vector loads, dynamic shared
+// memory, launch checks.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -18,8 +19,12 @@ inline unsigned blocks_for(int64_t n, int threads = kThreads) {
 // Multiprocessors of the current GPU (cached per device; no synchronisation, safe during graph capture).
 int sm_count();
 
-// The largest grid y/z dimension.
-constexpr int64_t kMaxGridY = 65535;
+// Launch limits of every GPU since sm_30 (the driver rejects anything beyond them).
+constexpr int64_t kMaxGridX = 2147483647;
+constexpr int64_t kMaxGridY = 65535;  // also z
+constexpr int kMaxBlockThreads = 1024;
+constexpr int kMaxBlockZ = 64;
+constexpr size_t kDefaultDynamicSmem = 48 << 10;  // more needs cudaFuncSetAttribute's opt-in
 
 #define BIASCKA_GRID_STRIDE(i, n)                                           \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
@@ -49,9 +54,25 @@ __device__ __forceinline__ void store_vec(T* p, const Vec<T, V>& x) {
   *reinterpret_cast<Vec<T, V>*>(p) = x;
 }
 
+// The kernel's dynamic shared memory (the launch's dynamic_smem bytes, 16-byte aligned). Every kernel takes
+// it from here rather than declaring its own extern __shared__ array: in the emulation build it is the
+// launch's per-block buffer.
+template <class T>
+__device__ __forceinline__ T* dynamic_smem() {
+#ifdef BIASCKA_CUDA_EMULATION
+  return reinterpret_cast<T*>(::cuda_emu::t_block->dynamic_smem);
+#else
+  extern __shared__ __align__(16) unsigned char biascka_dynamic_smem[];
+  return reinterpret_cast<T*>(biascka_dynamic_smem);
+#endif
+}
+
+// Throws a biascka::Error naming the kernel when grid or block exceed the device limits above (dynamic
+// shared memory beyond the opt-in is the runtime's to refuse: the opt-in is per kernel).
+void check_launch_config(const char* kernel, dim3 grid, dim3 block);
+
 // Reports a launch failure (bad configuration) at the call site as a biascka::Error; execution errors
 // surface at the next synchronisation.
 void check_launch(const char* kernel, const char* file, int line);
-#define BIASCKA_KERNEL_LAUNCHED(name) ::biascka::kernels::check_launch(name, __FILE__, __LINE__)
 
 }  // namespace biascka::kernels

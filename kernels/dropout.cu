@@ -3,6 +3,7 @@
 // devices draw the same mask bit for bit; the scale is computed once on the host exactly as the twin does.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 #include "kernels/philox.h"
 
 namespace biascka::kernels {
@@ -23,8 +24,8 @@ void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t see
                    cudaStream_t s) {
   if (n <= 0) return;
   const float scale = 1.f / (1.f - p);
-  dropout_kernel<<<blocks_for(n), kThreads, 0, s>>>(in, out, n, p, scale, seed, counter_end);
-  BIASCKA_KERNEL_LAUNCHED("dropout_apply");
+  launch("dropout_apply", dropout_kernel, blocks_for(n), kThreads, 0, s, in, out, n, p, scale, seed,
+         counter_end);
 }
 
 }  // namespace biascka::kernels

@@ -4,6 +4,7 @@
 #include "engine/error.h"
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -18,8 +19,7 @@ __global__ void map_kernel(int64_t n, F f) {
 template <class F>
 void launch_map(const char* name, int64_t n, cudaStream_t s, F f) {
   if (n <= 0) return;
-  map_kernel<<<blocks_for(n), kThreads, 0, s>>>(n, f);
-  check_launch(name, __FILE__, __LINE__);
+  launch(name, map_kernel<F>, blocks_for(n), kThreads, 0, s, n, f);
 }
 
 template <class T>
@@ -117,8 +117,7 @@ void relu_backward(float* gx, const float* gy, const float* y, int64_t n, cudaSt
 }
 
 void increment_i64(int64_t* counter, int64_t by, cudaStream_t s) {
-  increment_kernel<<<1, 1, 0, s>>>(counter, by);
-  BIASCKA_KERNEL_LAUNCHED("increment_i64");
+  launch("increment_i64", increment_kernel, 1, 1, 0, s, counter, by);
 }
 
 void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_t hw, bool to_nhwc,

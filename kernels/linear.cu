@@ -1,6 +1,7 @@
 // The linear layer's bias helpers (the products themselves are cuBLAS). CPU twin: engine/ops/linear.cpp.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -38,15 +39,13 @@ __global__ void column_sums_kernel(float* out, const float* x, int64_t rows, int
 void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s) {
   const int64_t n = rows * cols;
   if (n <= 0) return;
-  broadcast_rows_kernel<<<blocks_for(n), kThreads, 0, s>>>(y, b, rows, cols);
-  BIASCKA_KERNEL_LAUNCHED("broadcast_rows");
+  launch("broadcast_rows", broadcast_rows_kernel, blocks_for(n), kThreads, 0, s, y, b, rows, cols);
 }
 
 void column_sums(float* out, const float* x, int64_t rows, int64_t cols, cudaStream_t s) {
   if (cols <= 0) return;
   const unsigned tiles = static_cast<unsigned>(std::min<int64_t>((cols + 31) / 32, 1 << 16));
-  column_sums_kernel<<<tiles, dim3(32, kLanes), 0, s>>>(out, x, rows, cols);
-  BIASCKA_KERNEL_LAUNCHED("column_sums");
+  launch("column_sums", column_sums_kernel, tiles, dim3(32, kLanes), 0, s, out, x, rows, cols);
 }
 
 }  // namespace biascka::kernels

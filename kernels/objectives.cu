@@ -2,6 +2,7 @@
 // training-time accuracy counters. CPU twin: losses/objectives.cpp.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -108,24 +109,21 @@ __global__ void record_scalar_kernel(const double* value, double* slots, int64_t
 }  // namespace
 
 void record_scalar(const double* value, double* slots, int64_t* index, cudaStream_t s) {
-  record_scalar_kernel<<<1, 1, 0, s>>>(value, slots, index);
-  BIASCKA_KERNEL_LAUNCHED("record_scalar");
+  launch("record_scalar", record_scalar_kernel, 1, 1, 0, s, value, slots, index);
 }
 
 void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input,
                          const int64_t* targets, int64_t rows, int64_t cols, float* grad, double* loss,
                          cudaStream_t s) {
-  objective_kernel<<<1, kObjThreads, 0, s>>>(kind, sos_alpha, sos_beta, input, targets, rows, cols, grad,
-                                             loss);
-  BIASCKA_KERNEL_LAUNCHED("objective_loss_grad");
+  launch("objective_loss_grad", objective_kernel, 1, kObjThreads, 0, s, kind, sos_alpha, sos_beta, input,
+         targets, rows, cols, grad, loss);
 }
 
 void accuracy_counts(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
                      int64_t cols, int64_t* counts, cudaStream_t s) {
   if (rows == 0) return;
-  accuracy_kernel<<<blocks_for(rows), kThreads, 0, s>>>(logits, targets, biases, rows, cols,
-                                                        reinterpret_cast<unsigned long long*>(counts));
-  BIASCKA_KERNEL_LAUNCHED("accuracy_counts");
+  launch("accuracy_counts", accuracy_kernel, blocks_for(rows), kThreads, 0, s, logits, targets, biases, rows,
+         cols, reinterpret_cast<unsigned long long*>(counts));
 }
 
 }  // namespace biascka::kernels

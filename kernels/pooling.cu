@@ -5,6 +5,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -108,12 +109,11 @@ void max_pool2d_forward(const float* x, float* y, int32_t* argmax, int64_t n, in
   const int64_t outputs = n * oh * ow * c;
   if (outputs <= 0) return;
   if (c % 4 == 0 && aligned_to(16, x, y) && aligned_to(16, argmax))
-    max_pool_forward_kernel<4>
-        <<<blocks_for(outputs / 4), kThreads, 0, s>>>(x, y, argmax, n, h, w, c, oh, ow, k, stride, pad);
+    launch("max_pool2d_forward", max_pool_forward_kernel<4>, blocks_for(outputs / 4), kThreads, 0, s, x, y,
+           argmax, n, h, w, c, oh, ow, k, stride, pad);
   else
-    max_pool_forward_kernel<1>
-        <<<blocks_for(outputs), kThreads, 0, s>>>(x, y, argmax, n, h, w, c, oh, ow, k, stride, pad);
-  BIASCKA_KERNEL_LAUNCHED("max_pool2d_forward");
+    launch("max_pool2d_forward", max_pool_forward_kernel<1>, blocks_for(outputs), kThreads, 0, s, x, y,
+           argmax, n, h, w, c, oh, ow, k, stride, pad);
 }
 
 void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, int64_t n, int64_t h, int64_t w,
@@ -121,26 +121,23 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, int6
   const int64_t inputs = n * h * w * c;
   if (inputs <= 0) return;
   if (c % 4 == 0 && aligned_to(16, dy, static_cast<const float*>(dx)) && aligned_to(16, argmax))
-    max_pool_backward_kernel<4>
-        <<<blocks_for(inputs / 4), kThreads, 0, s>>>(dy, argmax, dx, n, h, w, c, oh, ow, k, stride, pad);
+    launch("max_pool2d_backward", max_pool_backward_kernel<4>, blocks_for(inputs / 4), kThreads, 0, s, dy,
+           argmax, dx, n, h, w, c, oh, ow, k, stride, pad);
   else
-    max_pool_backward_kernel<1>
-        <<<blocks_for(inputs), kThreads, 0, s>>>(dy, argmax, dx, n, h, w, c, oh, ow, k, stride, pad);
-  BIASCKA_KERNEL_LAUNCHED("max_pool2d_backward");
+    launch("max_pool2d_backward", max_pool_backward_kernel<1>, blocks_for(inputs), kThreads, 0, s, dy, argmax,
+           dx, n, h, w, c, oh, ow, k, stride, pad);
 }
 
 void global_avg_pool_forward(const float* x, float* y, int64_t n, int64_t hw, int64_t c, cudaStream_t s) {
   if (n * c <= 0) return;
-  avg_pool_forward_kernel<<<blocks_for(n * c), kThreads, 0, s>>>(x, y, n, hw, c,
-                                                                 1.f / static_cast<float>(hw));
-  BIASCKA_KERNEL_LAUNCHED("global_avg_pool_forward");
+  launch("global_avg_pool_forward", avg_pool_forward_kernel, blocks_for(n * c), kThreads, 0, s, x, y, n, hw,
+         c, 1.f / static_cast<float>(hw));
 }
 
 void global_avg_pool_backward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, cudaStream_t s) {
   if (n * hw * c <= 0) return;
-  avg_pool_backward_kernel<<<blocks_for(n * hw * c), kThreads, 0, s>>>(dy, dx, n, hw, c,
-                                                                       1.f / static_cast<float>(hw));
-  BIASCKA_KERNEL_LAUNCHED("global_avg_pool_backward");
+  launch("global_avg_pool_backward", avg_pool_backward_kernel, blocks_for(n * hw * c), kThreads, 0, s, dy, dx,
+         n, hw, c, 1.f / static_cast<float>(hw));
 }
 
 }  // namespace biascka::kernels

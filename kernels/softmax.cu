@@ -5,6 +5,7 @@
 
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
+#include "kernels/launch.cuh"
 
 namespace biascka::kernels {
 
@@ -67,15 +68,14 @@ unsigned row_blocks(int64_t rows) {
 
 void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols, bool log, cudaStream_t s) {
   if (rows <= 0 || cols <= 0) return;
-  softmax_forward_kernel<<<row_blocks(rows), kThreads, 0, s>>>(z, y, rows, cols, log);
-  BIASCKA_KERNEL_LAUNCHED("softmax_forward");
+  launch("softmax_forward", softmax_forward_kernel, row_blocks(rows), kThreads, 0, s, z, y, rows, cols, log);
 }
 
 void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, int64_t cols, bool log,
                       cudaStream_t s) {
   if (rows <= 0 || cols <= 0) return;
-  softmax_backward_kernel<<<row_blocks(rows), kThreads, 0, s>>>(gy, y, gz, rows, cols, log);
-  BIASCKA_KERNEL_LAUNCHED("softmax_backward");
+  launch("softmax_backward", softmax_backward_kernel, row_blocks(rows), kThreads, 0, s, gy, y, gz, rows, cols,
+         log);
 }
 
 }  // namespace biascka::kernels

@@ -162,8 +162,11 @@ class BackendOps : public ::testing::Test {
 
 // ---- elementwise and layout ----
 
+// Under the emulation (tests/cuda_emu) the large shapes shrink in their batch dimension only.
+int64_t batch(int64_t device, int64_t emulated) { return test::emulated() ? emulated : device; }
+
 TEST_F(BackendOps, AddReluScale) {
-  for (const Shape& s : {Shape{512, 14, 14, 64}, Shape{3, 5, 7, 3}, Shape{1}}) {
+  for (const Shape& s : {Shape{batch(512, 16), 14, 14, 64}, Shape{3, 5, 7, 3}, Shape{1}}) {
     const Tensor a = rnd(s, 1), b = rnd(s, 2);
     check_op(
         detail::concat("add ", shape_str(s)), [](const auto& in) { return add(in[0], in[1]); }, {a, b},
@@ -264,8 +267,14 @@ TEST_F(BackendOps, LinearTf32) {
 // batch 512, stage 4 at 1x1, the 224 px stem at batch 16) and on odd ones that take the kernels' other
 // paths (channels not a multiple of 4, one block per tile for few rows).
 TEST_F(BackendOps, BatchNorm) {
-  const std::vector<Shape> shapes = {{512, 14, 14, 64}, {512, 1, 1, 512}, {16, 112, 112, 64}, {64, 7, 7, 512},
-                                     {2, 3, 3, 6},      {3, 5, 7, 12},    {33, 64},           {2, 5}};
+  const std::vector<Shape> shapes = {{batch(512, 64), 14, 14, 64},
+                                     {512, 1, 1, 512},
+                                     {batch(16, 2), 112, 112, 64},
+                                     {batch(64, 16), 7, 7, 512},
+                                     {2, 3, 3, 6},
+                                     {3, 5, 7, 12},
+                                     {33, 64},
+                                     {2, 5}};
   for (const Shape& s : shapes) {
     const int64_t c = s.back();
     // Channels with different means and scales, so centring errors would show.
@@ -383,10 +392,12 @@ TEST_F(BackendOps, MaxPool) {
   // ResNet18's 3x3/2/1 after the stem at 28 px (batch 512) and 224 px (batch 8), with ties (rounded
   // values: the first in scan order must win) and NaNs (they win, as in PyTorch); odd shapes for the
   // scalar path; a 2x2/2 pool.
-  const std::vector<Case> cases = {
-      {{512, 14, 14, 64}, {3, 2, 1}, false}, {{8, 112, 112, 64}, {3, 2, 1}, false},
-      {{4, 14, 14, 64}, {3, 2, 1}, true},    {{3, 9, 7, 5}, {3, 2, 1}, true},
-      {{2, 8, 8, 8}, {2, 2, 0}, true},       {{2, 7, 7, 12}, {3, 1, 1}, true}};
+  const std::vector<Case> cases = {{{batch(512, 32), 14, 14, 64}, {3, 2, 1}, false},
+                                   {{batch(8, 2), 112, 112, 64}, {3, 2, 1}, false},
+                                   {{4, 14, 14, 64}, {3, 2, 1}, true},
+                                   {{3, 9, 7, 5}, {3, 2, 1}, true},
+                                   {{2, 8, 8, 8}, {2, 2, 0}, true},
+                                   {{2, 7, 7, 12}, {3, 1, 1}, true}};
   for (const auto& cs : cases) {
     std::vector<float> v = rnd(cs.s, 51, -3.f, 3.f).to_vector();
     if (cs.ties)

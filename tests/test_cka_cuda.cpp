@@ -194,20 +194,23 @@ TEST(CkaCuda, HsicSumsMatchTheCpu) {
   }
 }
 
-// Real activations: a ResNet18 on the GPU over 300 random 28x28 images in batches of 128 (128, 128, 44).
+// Real activations: a ResNet18 on the GPU over 300 random 28x28 images in batches of 128 (128, 128, 44);
+// emulated, 76 of 12x12 in batches of 32 (32, 32, 12).
 TEST(CkaCuda, MatchesTheCpuOnResNet18Activations) {
   BIASCKA_REQUIRE_GPU();
   ResNet18 model(ResNet18Config{}, 11, kGpu);
   model.eval();
   const std::vector<std::string> names = model.layer_names();
-  const Tensor images = rand_normal({300, 28, 28, 3}, 0.f, 1.f, 99);
+  const int64_t total = test::emulated() ? 76 : 300, batch = test::emulated() ? 32 : 128;
+  const int64_t side = test::emulated() ? 12 : 28;
+  const Tensor images = rand_normal({total, side, side, 3}, 0.f, 1.f, 99);
   std::vector<std::vector<Tensor>> batches;
   {
     NoGrad ng;
-    for (int64_t r0 = 0; r0 < 300; r0 += 128) {
+    for (int64_t r0 = 0; r0 < total; r0 += batch) {
       std::vector<Tensor> acts(names.size());
       size_t i = 0;
-      model.forward(rows(images, r0, std::min<int64_t>(300, r0 + 128)).to(kGpu),
+      model.forward(rows(images, r0, std::min(total, r0 + batch)).to(kGpu),
                     [&](const std::string&, const Tensor& t) { acts[i++] = t; });
       ASSERT_EQ(i, names.size());
       batches.push_back(std::move(acts));
@@ -358,7 +361,7 @@ TEST(CkaCuda, LayerGroupsGiveTheSameMatrix) {
 // accumulator keeps them until its stream has read them, so overlap changes nothing.
 TEST(CkaCuda, OverlapKeepsActivationsAliveUntilRead) {
   BIASCKA_REQUIRE_GPU();
-  const int64_t n = 256, d = 50000;
+  const int64_t n = test::emulated() ? 160 : 256, d = test::emulated() ? 2000 : 50000;
   for (bool overlap : {false, true}) {
     CkaOptions o = options(Estimator::Unbiased, kGpu);
     o.overlap = overlap;
@@ -533,10 +536,15 @@ TEST(CkaCudaKernels, Tf32RoundingMatchesTheCpuTwin) {
 
 TEST(CkaCudaKernels, FusedGramMatchesTheCpuTwin) {
   BIASCKA_REQUIRE_GPU();
-  // Several layers per launch: widths for the scalar (odd) and float4 paths, below one k-tile and past many.
-  const std::vector<int64_t> widths = {1, 3, 8, 31, 33, 257, 4099, 4100};
+  // Several layers per launch: widths for the scalar (odd) and float4 paths, below one k-tile and past many
+  // (emulated: past five, enough for three slices of two).
+  const std::vector<int64_t> widths = test::emulated()
+                                          ? std::vector<int64_t>{1, 3, 8, 31, 33, 157, 160}
+                                          : std::vector<int64_t>{1, 3, 8, 31, 33, 257, 4099, 4100};
+  const std::vector<int64_t> sizes = test::emulated() ? std::vector<int64_t>{4, 128, 129, 300}
+                                                      : std::vector<int64_t>{4, 20, 127, 128, 129, 300};
   cka::CudaGramBuilder builder(0);
-  for (int64_t n : {int64_t{4}, int64_t{20}, int64_t{127}, int64_t{128}, int64_t{129}, int64_t{300}}) {
+  for (int64_t n : sizes) {
     std::vector<Tensor> host, dev;
     std::vector<const float*> ptrs;
     for (size_t l = 0; l < widths.size(); ++l) {
@@ -574,10 +582,11 @@ TEST(CkaCudaKernels, FusedGramMatchesTheCpuTwin) {
 }
 
 // Past 2^31 elements: n = 520 rows of 4.2M features (8.7 GB), zero but for a few columns, some at the very
-// end.
+// end. Under the emulation (host memory, CPU speed) the same layout at 20 x 4099: columns at the very end of
+// long rows, scalar and float4 loads, but not the 64-bit offsets, which only a device run checks.
 TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
   BIASCKA_REQUIRE_GPU();
-  const int64_t n = 520, d_max = 4200007;
+  const int64_t n = test::emulated() ? 20 : 520, d_max = test::emulated() ? 4099 : 4200007;
   size_t free_b = 0, total_b = 0;
   BIASCKA_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   if (free_b < size_t(12) << 30)
@@ -586,7 +595,7 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
   cka::CudaGramBuilder builder(0);
   for (int64_t d : {d_max, d_max - 3}) {  // scalar loads, float4 loads
     BIASCKA_CUDA_CHECK(cudaMemset(big.raw_data(), 0, big.nbytes()));
-    std::vector<int64_t> cols = {0, 5, 1234567, d - 33, d - 5, d - 2, d - 1};
+    std::vector<int64_t> cols = {0, 5, d_max * 3 / 10, d - 33, d - 5, d - 2, d - 1};
     Tensor dense = randn({n, static_cast<int64_t>(cols.size())}, 200 + d, 1.f);
     for (size_t c = 0; c < cols.size(); ++c) {
       std::vector<float> column(static_cast<size_t>(n));

@@ -36,7 +36,7 @@ workflows::TrainOptions options(const std::string& data, const std::string& out,
   o.out = out;
   o.loss = "sce";
   o.seed = 9;
-  o.epochs = 3;
+  o.epochs = test::emulated() ? 2 : 3;  // emulated: 2 epochs of 3 steps still capture the graph (after 3)
   o.batch = 32;
   o.workers = 1;
   o.device = device;
@@ -51,7 +51,9 @@ workflows::TrainOptions options(const std::string& data, const std::string& out,
 TEST(TrainGpu, CurveMatchesTheCpuRun) {
   BIASCKA_REQUIRE_GPU();
   const std::string dir = test::temp_dir("train_gpu");
-  const std::string data = test::tiny_cmnist(dir + "/data");
+  // Emulated: 72 training images (two full batches of 32 and a short one of 8), a ResNet18 epoch in ~1 min.
+  const std::string data =
+      test::emulated() ? test::tiny_cmnist(dir + "/data", 96, 40) : test::tiny_cmnist(dir + "/data");
   workflows::train(options(data, dir + "/cpu", "cpu"));
   workflows::train(options(data, dir + "/cuda", "cuda"));
   auto eager = options(data, dir + "/cuda_eager", "cuda");
@@ -84,10 +86,12 @@ TEST(TrainGpu, GraphReplayEqualsEagerSteps) {
     workflows::TrainStep step(model, opt, losses::objective("nll"), {}, graph);
     step.reset(8);
     data::Batch b;
+    // Emulated: batches of 8 images of 12x12 (28x28 took ~10 min there).
+    const int64_t n = test::emulated() ? 8 : 16, side = test::emulated() ? 12 : 28;
     for (int i = 0; i < 6; ++i) {
-      b.images = rand_normal({16, 28, 28, 3}, 0, 1, 100 + i);
-      b.targets = rand_int({16}, 10, 200 + i);
-      b.biases = rand_int({16}, 10, 300 + i);
+      b.images = rand_normal({n, side, side, 3}, 0, 1, 100 + i);
+      b.targets = rand_int({n}, 10, 200 + i);
+      b.biases = rand_int({n}, 10, 300 + i);
       step.run(b);
     }
     EXPECT_EQ(step.graph_active(), graph);

@@ -92,6 +92,7 @@ Context& context_base(int device) {
           cudaFree(p);
         },
         [device](size_t) { return free_memory_note(device); });
+    c->allocator->set_poison_slack(true);  // a no-op without AddressSanitizer
   }
   return *c;
 }

@@ -29,6 +29,16 @@ std::string reference_path(const std::string& name);
 
 std::string gpu_unavailable_reason();  // "" when a GPU can be used
 
+// True in the CUDA emulation build (tests/cuda_emu), where kernels run on the CPU some 10^4 times slower than
+// on a GPU: the GPU suites take smaller sizes there, still covering every kernel and variant.
+constexpr bool emulated() {
+#ifdef BIASCKA_CUDA_EMULATION
+  return true;
+#else
+  return false;
+#endif
+}
+
 // A fresh empty folder under the build tree for this test's outputs.
 std::string temp_dir(const std::string& name);
 
