@@ -3,7 +3,7 @@
 # force-included into the .cu files, a CUDA runtime on host memory, the cuBLAS/cuDNN test doubles), so the
 # GPU suites run on a machine without a GPU. No libcudart, libcublas or libcudnn is linked: only the toolkit's
 # headers are used, for the types. Included from cmake/Cuda.cmake instead of the real CUDA setup.
-find_package(CUDAToolkit QUIET)
+biascka_find_cuda_toolkit()
 find_path(BIASCKA_CUDA_RUNTIME_INCLUDE cuda_runtime.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
 find_path(CUDNN_INCLUDE_DIR cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include $ENV{CUDNN_ROOT}/include)
 find_path(BIASCKA_CUBLAS_INCLUDE cublas_v2.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
