@@ -12,6 +12,7 @@
 
 #include "engine/adam.h"
 #include "engine/device.h"
+#include "engine/ops/conv2d.h"
 #include "engine/random.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
@@ -46,15 +47,20 @@ workflows::TrainOptions options(const std::string& data, const std::string& out,
   return o;
 }
 
-// Float reordering (cuDNN's algorithms, parallel reductions) moves the loss by ~1e-6 relative per step and
-// the difference grows through training; after 3 short epochs losses agree to ~1e-3 and accuracies to a
-// few samples. A wrong kernel moves them by far more.
+// The whole training loop on both devices: a smoke test of the curve (OneStepMatchesTheCpu below is the
+// tight check). Training is chaotic at this scale: the gradients of one step agree to ~1e-5 relative, but
+// Adam's first steps move each weight by about lr times the sign of its gradient, so weights whose
+// gradient is float noise step apart, and the number of weights that differ by more than 1e-3 grows
+// ~7-10x per step (measured in the emulated build, exact FP32, with and without a short batch: 5, 192,
+// 1.9e3, 1.3e4, 7e4, 2.1e5). The first epoch's loss is still close (2e-3); later epochs' losses moved by
+// 2.8% (emulated, epoch 2), hence 0.1; accuracies within a few samples.
 TEST(TrainGpu, CurveMatchesTheCpuRun) {
   BIASCKA_REQUIRE_GPU();
   const std::string dir = test::temp_dir("train_gpu");
-  // Emulated: 72 training images (two full batches of 32 and a short one of 8), a ResNet18 epoch in ~1 min.
+  // Emulated: 72 training images (two full batches of 32 and a short one of 8), a ResNet18 epoch in ~1 min;
+  // 20% conflicting, so that each class of ~7 images has one.
   const std::string data =
-      test::emulated() ? test::tiny_cmnist(dir + "/data", 96, 40) : test::tiny_cmnist(dir + "/data");
+      test::emulated() ? test::tiny_cmnist(dir + "/data", 96, 40, 20) : test::tiny_cmnist(dir + "/data");
   workflows::train(options(data, dir + "/cpu", "cpu"));
   workflows::train(options(data, dir + "/cuda", "cuda"));
   auto eager = options(data, dir + "/cuda_eager", "cuda");
@@ -66,7 +72,7 @@ TEST(TrainGpu, CurveMatchesTheCpuRun) {
     ASSERT_EQ(gpu.size(), cpu.size()) << run;
     for (size_t e = 0; e < cpu.size(); ++e) {
       const double lc = cpu[e]["train_loss"], lg = gpu[e]["train_loss"];
-      EXPECT_NEAR(lg, lc, 2e-3 * std::max(1.0, std::fabs(lc))) << run << " epoch " << e + 1;
+      EXPECT_NEAR(lg, lc, (e == 0 ? 2e-3 : 0.1) * std::max(1.0, std::fabs(lc))) << run << " epoch " << e + 1;
       EXPECT_NEAR(gpu[e]["train_accuracy"].get<double>(), cpu[e]["train_accuracy"].get<double>(), 0.03)
           << run << " epoch " << e + 1;
       EXPECT_NEAR(gpu[e]["valid_accuracy"].get<double>(), cpu[e]["valid_accuracy"].get<double>(), 0.05)
@@ -105,6 +111,54 @@ TEST(TrainGpu, GraphReplayEqualsEagerSteps) {
   const auto [p_eager, loss_eager] = run(false);
   EXPECT_TRUE(test::all_close(p_graph, p_eager, 1e-4, 0));
   EXPECT_NEAR(loss_graph, loss_eager, 1e-4 * std::fabs(loss_eager));
+}
+
+// One training step (forward, fused objective, backward, Adam) from the same weights on both devices, exact
+// FP32, for a full batch and a short one. This is the tight check: measured in the emulated build, every
+// gradient agrees with the CPU's to < 1e-5 of its tensor's largest element and the loss to ~1e-7, so 1e-4
+// and 1e-5 leave a margin while a wrong kernel moves them by far more. Adam's first step moves every
+// weight by about lr times the sign of its gradient, so where a gradient is float noise (|g| below 1e-3 of
+// its tensor's max) the two devices may legitimately step in opposite directions; elsewhere the steps
+// agree to float rounding.
+TEST(TrainGpu, OneStepMatchesTheCpu) {
+  BIASCKA_REQUIRE_GPU();
+  const bool tf32 = allow_tf32();
+  set_allow_tf32(false);
+  const int64_t side = test::emulated() ? 12 : 28;
+  for (const int64_t n : {int64_t{32}, int64_t{8}}) {
+    ResNet18 mc({}, 4, Device::cpu()), mg({}, 4, Device::cuda());
+    Adam oc(mc.named_parameters()), og(mg.named_parameters());
+    workflows::TrainStep sc(mc, oc, losses::objective("sce"), {}, false);
+    workflows::TrainStep sg(mg, og, losses::objective("sce"), {}, false);
+    sc.reset(1);
+    sg.reset(1);
+    data::Batch b;
+    b.images = rand_normal({n, side, side, 3}, 0, 1, 500 + n);
+    b.targets = rand_int({n}, 10, 600 + n);
+    b.biases = rand_int({n}, 10, 700 + n);
+    sc.run(b);
+    sg.run(b);
+    const auto tc = sc.totals(), tg = sg.totals();
+    EXPECT_NEAR(tg.loss_sum, tc.loss_sum, 1e-5 * std::fabs(tc.loss_sum)) << "batch " << n;
+    EXPECT_EQ(tg.correct, tc.correct) << "batch " << n;
+    const auto pc = mc.named_parameters(), pg = mg.named_parameters();
+    ASSERT_EQ(pc.size(), pg.size());
+    for (size_t k = 0; k < pc.size(); ++k) {
+      const Tensor gc = pc[k].second.grad(), gg = pg[k].second.grad().to(Device::cpu());
+      const Tensor wc = pc[k].second, wg = pg[k].second.to(Device::cpu());
+      double gmax = 0, gdiff = 0, wdiff = 0;
+      for (int64_t j = 0; j < gc.numel(); ++j) gmax = std::max(gmax, std::fabs(double(gc.data<float>()[j])));
+      for (int64_t j = 0; j < gc.numel(); ++j) {
+        const double g = gc.data<float>()[j];
+        gdiff = std::max(gdiff, std::fabs(double(gg.data<float>()[j]) - g));
+        if (std::fabs(g) > 1e-3 * gmax)
+          wdiff = std::max(wdiff, std::fabs(double(wg.data<float>()[j]) - double(wc.data<float>()[j])));
+      }
+      EXPECT_LE(gdiff, 1e-4 * gmax) << "grad of " << pc[k].first << ", batch " << n;
+      EXPECT_LE(wdiff, 1e-6) << "Adam step of " << pc[k].first << ", batch " << n;
+    }
+  }
+  set_allow_tf32(tf32);
 }
 
 }  // namespace
