@@ -1,7 +1,7 @@
 #include "workflows/run_dir.h"
 
+#include <cstddef>
 #include <filesystem>
-#include <type_traits>
 #include <utility>
 
 #include "engine/error.h"
