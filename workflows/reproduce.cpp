@@ -29,10 +29,10 @@
 #include "workflows/cka_model.h"
 #include "workflows/figures.h"
 #include "workflows/interrupt.h"
-#include "workflows/json_file.h"
 #include "workflows/prepare_data.h"
 #include "workflows/report.h"
 #include "workflows/results.h"
+#include "workflows/run_dir.h"
 #include "workflows/run_lock.h"
 #include "workflows/split_loader.h"
 #include "workflows/train.h"
@@ -65,13 +65,7 @@ std::string find_data_dir(const std::string& root, const std::string& dataset, d
   return "";
 }
 
-bool finished(const std::string& run_dir) {
-  const fs::path s = fs::path(run_dir) / "summary.json";
-  if (!fs::exists(s)) return false;
-  const auto j = read_json_file(s.string());
-  const std::string status = j.value("status", "");
-  return status == "finished" || status == "diverged";  // a diverged run is a result too: not retried
-}
+bool finished(const std::string& run_dir) { return RunDir(run_dir).has_ended(); }
 
 bool has_cka(const GridRun& r) { return fs::exists(fs::path(r.run_dir) / "cka" / "cka.json"); }
 

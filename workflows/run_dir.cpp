@@ -58,6 +58,12 @@ std::optional<nlohmann::json> RunDir::finished_summary() const {
   return summary;
 }
 
+bool RunDir::has_ended() const {
+  if (!fs::exists(summary_)) return false;
+  const std::string status = read_json_file(summary_).value("status", "");
+  return status == "finished" || status == "diverged";
+}
+
 void RunDir::check_empty_for_new_run() const {
   BIASCKA_CHECK(!fs::exists(last_) && !fs::exists(summary_), folder_,
                 " already holds a run (resume it with --resume ", folder_, ", or choose another --out)");

@@ -35,6 +35,9 @@ class RunDir {
   void remove_stale_temporaries(ProgressMode progress) const;
   // The summary of a run that finished; nullopt when there is none (or it did not finish).
   std::optional<nlohmann::json> finished_summary() const;
+  // Whether an earlier process ended this run for good: summary.json says finished or diverged (a
+  // diverged run is a result too: reproduce does not retry it).
+  bool has_ended() const;
   // Refuses a fresh run where one was already started ("... already holds a run ...").
   void check_empty_for_new_run() const;
 
