@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,23 +16,24 @@
 #include "data/loader.h"
 #include "engine/error.h"
 #include "engine/ops/conv2d.h"
-#include "workflows/checkpoint.h"
+#include "models/resnet18_checkpoint.h"
 #include "workflows/cka_model.h"
 #include "workflows/option_limits.h"
 #include "workflows/progress.h"
 #include "workflows/run_lock.h"
+#include "workflows/split_loader.h"
 
 namespace biascka::app {
 
 void add_cka_command(CLI::App& root) {
   struct Opts {
     std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
-    std::string estimator = "unbiased", kernel = "linear", device = "cpu", normalization;
+    std::string estimator = "unbiased", kernel = "linear", device = "cpu";
     int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
     double rbf_threshold = 1.0;
     bool full = false, quiet = false, no_tf32 = false;
     uint64_t seed = 0;
-    int image_size = 0, workers = 0;
+    workflows::ImageOptions image;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = root.add_subcommand(
@@ -87,7 +89,7 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
   cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
-  add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
+  add_image_options(cmd, &o->image);
   cmd->add_option("--gram-memory", o->gram_memory_mib,
                   "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
       ->capture_default_str();
@@ -96,10 +98,10 @@ void add_cka_command(CLI::App& root) {
     BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
                   "cka: give --checkpoint (with --data) or --activations");
     usage_check([&] {
-      workflows::check_image_options(o->image_size, o->workers);
+      workflows::check_image_options(o->image.image_size, o->image.workers);
       workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
       workflows::check_range("--epochs-over-data", o->epochs, 1, 1000000);
-      workflows::check_batch_memory("", o->batch, o->image_size);
+      workflows::check_batch_memory("", o->batch, o->image.image_size);
       workflows::parse_device("--device", o->device);
     });
     // One writer per output folder; temporaries of a killed earlier run there go.
@@ -144,30 +146,20 @@ void add_cka_command(CLI::App& root) {
       r = cka::cka_from_activations(req);
     } else {
       BIASCKA_CHECK(!o->data.empty(), "cka: --checkpoint needs --data SPLIT_DIR");
-      auto load = [&](const std::string& path) {
-        const TensorFile file = workflows::read_checkpoint(path);
-        auto m = std::make_unique<ResNet18>(workflows::config_from_checkpoint(file), 0, dev);
-        m->load_state_dict(file);
-        return m;
-      };
-      std::unique_ptr<ResNet18> a = load(o->checkpoint);
-      std::unique_ptr<ResNet18> b = o->checkpoint_b.empty() ? nullptr : load(o->checkpoint_b);
-      data::LoaderOptions lo;
-      lo.batch = o->batch;
-      lo.shuffle = o->epochs > 1;
-      lo.seed = o->seed;
-      lo.workers = o->workers;
-      lo.image_size = o->image_size;
-      lo.norm = data::normalization_for(o->data, o->normalization);
-      lo.max_samples = o->max_samples;
-      data::Loader loader(data::scan_split(o->data), lo);
+      ResNet18 a = load_resnet18(o->checkpoint, dev);
+      std::optional<ResNet18> b;
+      if (!o->checkpoint_b.empty()) b.emplace(load_resnet18(o->checkpoint_b, dev));
+      const auto order = o->epochs > 1 ? workflows::SplitOrder::Shuffled : workflows::SplitOrder::Fixed;
+      data::Loader loader(
+          data::scan_split(o->data),
+          workflows::split_loader_options(o->data, o->image, o->batch, o->max_samples, order, o->seed));
       workflows::CkaModelOptions wo;
       wo.layers = o->layers;
       wo.epochs_over_data = o->epochs;
       wo.full = o->full;
       wo.cka = co;
       wo.progress = mode;
-      r = workflows::cka_of_models(*a, b.get(), loader, wo);
+      r = workflows::cka_of_models(a, b ? &*b : nullptr, loader, wo);
       r.sources.insert(r.sources.begin(), {"checkpoint", o->checkpoint});
       if (b) r.sources.insert(r.sources.begin() + 1, {"checkpoint_b", o->checkpoint_b});
     }

@@ -10,17 +10,18 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/ops/conv2d.h"
-#include "workflows/checkpoint.h"
+#include "models/resnet18_checkpoint.h"
 #include "workflows/evaluate.h"
 #include "workflows/option_limits.h"
+#include "workflows/split_loader.h"
 
 namespace biascka::app {
 
 void add_eval_command(CLI::App& root) {
   struct Opts {
-    std::string checkpoint, data, out, device = "cpu", normalization;
+    std::string checkpoint, data, out, device = "cpu";
     int64_t batch = 512, max_eval = 0;
-    int image_size = 0, workers = 0;
+    workflows::ImageOptions image;
     bool quiet = false;
   };
   auto o = std::make_shared<Opts>();
@@ -40,30 +41,22 @@ void add_eval_command(CLI::App& root) {
   cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
   cmd->add_option("--max-eval", o->max_eval, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
-  add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
+  add_image_options(cmd, &o->image);
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {
     Device dev;
     usage_check([&] {
       workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
-      workflows::check_image_options(o->image_size, o->workers);
-      workflows::check_batch_memory("", o->batch, o->image_size);
+      workflows::check_image_options(o->image.image_size, o->image.workers);
+      workflows::check_batch_memory("", o->batch, o->image.image_size);
       dev = workflows::parse_device("--device", o->device);
     });
     require_device(dev);
-    const TensorFile ckpt = workflows::read_checkpoint(o->checkpoint);
-    const ResNet18Config cfg = workflows::config_from_checkpoint(ckpt);
-    ResNet18 model(cfg, 0, dev);
-    model.load_state_dict(ckpt);
+    ResNet18 model = load_resnet18(o->checkpoint, dev);
+    const ResNet18Config& cfg = model.config();
     // A label beyond the model's classes is an error naming the file.
     const data::Split split = data::scan_split(o->data, cfg.num_classes);
-    data::LoaderOptions lo;
-    lo.batch = o->batch;
-    lo.workers = o->workers;
-    lo.image_size = o->image_size;
-    lo.norm = data::normalization_for(o->data, o->normalization);
-    lo.max_samples = o->max_eval;
-    data::Loader loader(split, lo);
+    data::Loader loader(split, workflows::split_loader_options(o->data, o->image, o->batch, o->max_eval));
     const auto mode = o->quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
     const workflows::EvalResult r = workflows::evaluate(model, loader, cfg.num_classes, nullptr, {}, mode);
     nlohmann::json j = r.to_json();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/ops/layout.h"
 #include "models/resnet18.h"
-#include "workflows/checkpoint.h"
+#include "models/resnet18_checkpoint.h"
 #include "workflows/option_limits.h"
 
 namespace biascka::app {
@@ -48,11 +49,8 @@ void add_forward_command(CLI::App& root) {
     Device dev;
     usage_check([&] { dev = workflows::parse_device("--device", o->device); });
     require_device(dev);
-    const TensorFile ckpt = workflows::read_checkpoint(o->checkpoint);
-    ResNet18Config cfg = workflows::config_from_checkpoint(ckpt);
-    if (o->no_dropout) cfg.dropout = 0.f;
-    ResNet18 model(cfg, o->seed, dev);
-    model.load_state_dict(ckpt);
+    ResNet18 model =
+        load_resnet18(o->checkpoint, dev, o->no_dropout ? std::optional<float>(0.f) : std::nullopt);
     model.set_dropout_state(o->seed, 0);
     model.train(o->train_mode);
     const std::vector<std::string> layers = select_layers(model.layer_names(), o->layers);

@@ -11,8 +11,8 @@
 #include "apps/common.h"
 #include "data/default_dataset.h"
 #include "engine/error.h"
-#include "workflows/prepare_data.h"
 #include "workflows/option_limits.h"
+#include "workflows/prepare_data.h"
 #include "workflows/reproduce.h"
 
 namespace biascka::app {
@@ -75,17 +75,12 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   cmd->add_flag("--quick", o->quick,
                 "built-in Colored Fashion-MNIST, 6000 training images, 4 epochs, one seed, CPU: every output "
                 "in ~4 min on 2 cores");
-  cmd->add_option("--epochs", o->epochs, "maximum epochs per run")->capture_default_str();
-  cmd->add_option("--patience", o->patience, "early-stopping patience")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "training batch size")->capture_default_str();
-  cmd->add_option("--max-train", o->max_train, "train on a seeded subset (0: all)")->capture_default_str();
-  cmd->add_option("--max-eval", o->max_eval, "evaluate on a seeded subset (0: all)")->capture_default_str();
+  add_protocol_options(cmd, o.get());
   cmd->add_option("--cka-batch", o->cka_batch, "minibatch size of Figure 1's CKA")->capture_default_str();
   cmd->add_option("--cka-samples", o->cka_samples, "test images for Figure 1's CKA (0: all)")
       ->capture_default_str();
   cmd->add_option("--cka-layers", o->cka_layers, "all | modules | REGEX")->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
-  cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU");
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->add_flag("--download", *download,
                 "first fetch what is missing and build it under --data-root: MNIST -> cmnist/, CIFAR-10 -> "

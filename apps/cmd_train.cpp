@@ -47,22 +47,14 @@ void add_train_command(CLI::App& root) {
   cmd->add_option("--seed", *seed, "initialisation, shuffling and dropout seed (0 to 2^63-1)")
       ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
-  // Ranges: TrainOptions::validate, the one set of rules for the command line and a resumed settings.json.
-  cmd->add_option("--epochs", o->epochs, "maximum epochs")->capture_default_str();
-  cmd->add_option("--patience", o->patience, "early-stopping patience in epochs")->capture_default_str();
-  cmd->add_option("--batch", o->batch, "batch size")->capture_default_str();
+  add_protocol_options(cmd, o.get());
   cmd->add_option("--lr", o->lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--weight-decay", o->weight_decay, "L2 added to the gradient (torch.optim.Adam)")
-      ->capture_default_str();
-  cmd->add_option("--max-train", o->max_train, "train on a seeded subset of this many images (0: all)")
-      ->capture_default_str();
-  cmd->add_option("--max-eval", o->max_eval, "evaluate on a seeded subset of this many images (0: all)")
       ->capture_default_str();
   cmd->add_option("--stem", o->stem, "imagenet (torchvision's 7x7/2 + max-pool) | cifar (3x3/1)")
       ->capture_default_str();
   add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
   cmd->add_option("--threads", *threads, "CPU compute threads (0: cores)")->capture_default_str();
-  cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 math on the GPU (no TF32 tensor cores)");
   cmd->add_flag(
       "--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");
   cmd->add_flag("--quiet", *quiet, "no progress output (errors and the final line only)");

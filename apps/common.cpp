@@ -1,6 +1,9 @@
 #include "apps/common.h"
 
 #include <cstddef>
+#include <map>
+#include <string>
+#include <type_traits>
 
 #include "engine/error.h"
 #include "engine/io/npy.h"
@@ -44,6 +47,34 @@ void add_image_options(CLI::App* cmd, std::string* normalization, int* image_siz
   cmd->add_option("--image-size", *image_size, "resize images to this size (0: native; bffhq 224)")
       ->capture_default_str();
   cmd->add_option("--workers", *workers, "image loading threads (0: cores)")->capture_default_str();
+}
+
+}  // namespace biascka::app
+
+namespace biascka::app {
+
+void add_image_options(CLI::App* cmd, workflows::ImageOptions* image) {
+  add_image_options(cmd, &image->normalization, &image->image_size, &image->workers);
+}
+
+void add_protocol_options(CLI::App* cmd, workflows::TrainProtocol* protocol) {
+  static const std::map<std::string, std::string> help = {
+      {"epochs", "maximum epochs (of each run)"},
+      {"patience", "early-stopping patience in epochs"},
+      {"batch", "training batch size"},
+      {"max_train", "train on a seeded subset of this many images (0: all)"},
+      {"max_eval", "evaluate on a seeded subset of this many images (0: all)"},
+      {"no_tf32", "exact FP32 math on the GPU (no TF32 tensor cores)"}};
+  // Ranges: TrainOptions::validate, the one set of rules for the command line and a resumed settings.json.
+  workflows::for_each_protocol_field(
+      [&](const workflows::TrainField& field, auto& value) {
+        const std::string name = workflows::option_name(field.key), text = help.at(field.key);
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, bool>)
+          cmd->add_flag(name, value, text);
+        else
+          cmd->add_option(name, value, text)->capture_default_str();
+      },
+      *protocol);
 }
 
 }  // namespace biascka::app

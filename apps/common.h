@@ -9,6 +9,8 @@
 #include "engine/io/safetensors.h"
 #include "engine/tensor.h"
 #include "models/resnet18.h"
+#include "workflows/split_loader.h"
+#include "workflows/train_options.h"
 
 namespace biascka::app {
 
@@ -44,5 +46,10 @@ int interrupted_exit_code();
 // The image-loading options of the subcommands that read a split folder: --normalization, --image-size,
 // --workers.
 void add_image_options(CLI::App* cmd, std::string* normalization, int* image_size, int* workers);
+void add_image_options(CLI::App* cmd, workflows::ImageOptions* image);
+
+// The training protocol's options (--epochs, --patience, --batch, --max-train, --max-eval, --no-tf32), named
+// from train_options.h's field list: `train` and `reproduce` take them alike.
+void add_protocol_options(CLI::App* cmd, workflows::TrainProtocol* protocol);
 
 }  // namespace biascka::app

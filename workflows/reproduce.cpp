@@ -15,6 +15,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <type_traits>
 #include <utility>
 
 #include "data/default_dataset.h"
@@ -24,15 +25,16 @@
 #include "engine/io/atomic_file.h"
 #include "engine/io/safetensors.h"
 #include "losses/objectives.h"
-#include "workflows/checkpoint.h"
+#include "models/resnet18_checkpoint.h"
 #include "workflows/cka_model.h"
 #include "workflows/figures.h"
-#include "workflows/prepare_data.h"
 #include "workflows/interrupt.h"
-#include "workflows/json_file.h"
+#include "workflows/prepare_data.h"
 #include "workflows/report.h"
 #include "workflows/results.h"
+#include "workflows/run_dir.h"
 #include "workflows/run_lock.h"
+#include "workflows/split_loader.h"
 #include "workflows/train.h"
 
 extern char** environ;
@@ -63,13 +65,7 @@ std::string find_data_dir(const std::string& root, const std::string& dataset, d
   return "";
 }
 
-bool finished(const std::string& run_dir) {
-  const fs::path s = fs::path(run_dir) / "summary.json";
-  if (!fs::exists(s)) return false;
-  const auto j = read_json_file(s.string());
-  const std::string status = j.value("status", "");
-  return status == "finished" || status == "diverged";  // a diverged run is a result too: not retried
-}
+bool finished(const std::string& run_dir) { return RunDir(run_dir).has_ended(); }
 
 bool has_cka(const GridRun& r) { return fs::exists(fs::path(r.run_dir) / "cka" / "cka.json"); }
 
@@ -79,15 +75,11 @@ void run_cka(const GridRun& r, const ReproduceOptions& o) {
   if (!fs::exists(best)) return;  // diverged before any checkpoint
   std::string split_dir = data::find_test_dir(r.data_dir);
   if (split_dir.empty()) split_dir = data::find_valid_dir(r.data_dir);
-  const TensorFile ckpt = read_checkpoint(best);
-  ResNet18 model(config_from_checkpoint(ckpt), 0, Device::parse(o.device));
-  model.load_state_dict(ckpt);
-  data::LoaderOptions lo;
-  lo.batch = o.cka_batch;
-  lo.workers = o.workers;
-  lo.norm = data::normalization_for(r.data_dir);
-  lo.max_samples = o.cka_samples;
-  data::Loader loader(data::scan_split(split_dir), lo);
+  ResNet18 model = load_resnet18(best, Device::parse(o.device));
+  ImageOptions image;
+  image.workers = o.workers;
+  data::Loader loader(data::scan_split(split_dir),
+                      split_loader_options(r.data_dir, image, o.cka_batch, o.cka_samples));
   CkaModelOptions co;
   co.layers = o.cka_layers;
   co.progress = o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
@@ -104,13 +96,10 @@ bool run_one(const GridRun& r, const ReproduceOptions& o) {
     note(o.progress,
          "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
     const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
-    try {
-      if (train(o.train_options(r), resume, lock).status == "interrupted") return false;
-    } catch (const Error& e) {
-      // A diverged run has written its summary: record it and go on with the grid.
-      if (!finished(r.run_dir)) throw;
-      warn(e.what());
-    }
+    const TrainOutcome outcome = train_run(o.train_options(r), resume, lock);
+    if (outcome.status == RunStatus::Interrupted) return false;
+    // A diverged run has written its summary: a result too, recorded; the grid goes on.
+    if (outcome.status == RunStatus::Diverged) warn(outcome.message);
     if (interrupt_requested()) return false;  // the signal came after the last step: the run is finished
   }
   if (r.seed == 0 && !has_cka(r)) {
@@ -234,19 +223,20 @@ std::vector<std::string> grid_flags(const ReproduceOptions& o) {
   pct << o.pct;
   std::string datasets;
   for (const auto& d : o.datasets) datasets += (datasets.empty() ? "" : ",") + d;
-  std::vector<std::string> f = {"--datasets",    datasets,
-                                "--pct",         pct.str(),
-                                "--losses",      o.losses,
-                                "--seeds",       std::to_string(o.seeds),
-                                "--epochs",      std::to_string(o.epochs),
-                                "--patience",    std::to_string(o.patience),
-                                "--batch",       std::to_string(o.batch),
-                                "--max-train",   std::to_string(o.max_train),
-                                "--max-eval",    std::to_string(o.max_eval),
-                                "--cka-batch",   std::to_string(o.cka_batch),
-                                "--cka-samples", std::to_string(o.cka_samples),
-                                "--cka-layers",  o.cka_layers};
-  if (o.no_tf32) f.push_back("--no-tf32");
+  std::vector<std::string> f = {"--datasets", datasets, "--pct",   pct.str(),
+                                "--losses",   o.losses, "--seeds", std::to_string(o.seeds)};
+  // The protocol's flags, named as `train` names them (--max-train, a flag for a true bool).
+  for_each_protocol_field(
+      [&](const TrainField& field, const auto& value) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(value)>, bool>) {
+          if (value) f.push_back(option_name(field.key));
+        } else {
+          f.insert(f.end(), {option_name(field.key), std::to_string(value)});
+        }
+      },
+      static_cast<const TrainProtocol&>(o));
+  f.insert(f.end(), {"--cka-batch", std::to_string(o.cka_batch), "--cka-samples",
+                     std::to_string(o.cka_samples), "--cka-layers", o.cka_layers});
   return f;
 }
 
@@ -276,18 +266,13 @@ std::vector<GridRun> plan_grid(const ReproduceOptions& o, std::vector<std::strin
 
 TrainOptions ReproduceOptions::train_options(const GridRun& r) const {
   TrainOptions t;
+  static_cast<TrainProtocol&>(t) = *this;  // the grid's protocol, field for field
   t.data = r.data_dir;
   t.out = r.run_dir;
   t.loss = r.loss;
   t.seed = static_cast<uint64_t>(r.seed);
   t.device = device;
-  t.epochs = epochs;
-  t.patience = patience;
-  t.batch = batch;
-  t.max_train = max_train;
-  t.max_eval = max_eval;
   t.workers = workers;
-  t.no_tf32 = no_tf32;
   t.progress = progress;
   t.interrupt_after_steps = interrupt_after_steps;
   return t;

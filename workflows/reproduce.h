@@ -15,7 +15,9 @@ namespace biascka::workflows {
 
 struct GridRun;
 
-struct ReproduceOptions {
+// The training protocol (TrainProtocol: epochs, patience, batch, max_train, max_eval, no_tf32; the paper's
+// defaults) is every run's.
+struct ReproduceOptions : TrainProtocol {
   std::string data_root;
   std::string out;
   std::vector<std::string> datasets = {"cmnist", "cifar10c", "bffhq"};
@@ -27,10 +29,7 @@ struct ReproduceOptions {
   std::string worker_exe;  // the program the --gpus workers run ("" = this one)
   int shard_index = 0, shard_count = 1;
   bool quick = false;  // built-in default data, subsets, few epochs, one seed, CPU
-  // The training protocol (paper defaults).
-  int64_t epochs = 100, patience = 12, batch = 512, max_train = 0, max_eval = 0;
   int workers = 0;
-  bool no_tf32 = false;
   // Figure 1: minibatch CKA of every layer pair on each cell's first-seed test split.
   int64_t cka_batch = 512, cka_samples = 0;  // 0: the whole test split
   std::string cka_layers = "all";

@@ -8,12 +8,15 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
+#include <type_traits>
 
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/parse.h"
 #include "losses/objectives.h"
 #include "workflows/json_file.h"
+#include "workflows/train_options.h"
 
 namespace biascka::workflows {
 
@@ -81,11 +84,22 @@ void check_summary(const nlohmann::json& s, const std::string& path) {
   for (const char* k : {"epochs_run", "best_epoch"}) check(s, "", k, &J::is_number_integer, "an integer");
   check(s, "", "train_seconds", &J::is_number, "a number");
   if (!s.contains("settings")) return;
+  // The run-defining settings with the types TrainOptions::to_json writes them in.
   const J& settings = s["settings"];
-  check(settings, "settings.", "data", &J::is_string, "a string");
-  for (const char* k : {"lr", "weight_decay"}) check(settings, "settings.", k, &J::is_number, "a number");
-  for (const char* k : {"batch", "epochs", "patience", "max_train", "max_eval"})
-    check(settings, "settings.", k, &J::is_number_integer, "an integer");
+  const TrainOptions any;
+  for_each_train_field(
+      [&](const TrainField& f, const auto& value) {
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          check(settings, "settings.", f.key, &J::is_string, "a string");
+        else if constexpr (std::is_same_v<T, bool>)
+          check(settings, "settings.", f.key, &J::is_boolean, "true or false");
+        else if constexpr (std::is_floating_point_v<T>)
+          check(settings, "settings.", f.key, &J::is_number, "a number");
+        else
+          check(settings, "settings.", f.key, &J::is_number_integer, "an integer");
+      },
+      any);
 }
 
 }  // namespace
