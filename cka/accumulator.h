@@ -10,6 +10,7 @@
 // MinibatchCka owns that schedule (which groups are built, which blocks multiplied, when a batch commits);
 // the arithmetic runs on the backend of CkaOptions::device (backend.h: the CPU, or a GPU for the linear
 // kernel). Full-data CKA is the same computation with the whole data as one batch.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
