@@ -209,7 +209,7 @@ void bench_end_to_end(benchmark::State& state, int px, bool tf32, bool overlap, 
   o.device = kGpu;
   o.tf32 = tf32;
   o.overlap = overlap;
-  // The accumulator (its stream and cuBLAS handle) is made outside the timed region, as the peer's are.
+  // The accumulator (its device buffers and events) is made outside the timed region, as the peer's are.
   auto feed = [&](cka::MinibatchCka* acc, int64_t images) {
     NoGrad ng;
     for (int64_t done = 0; done < images; done += kBatch) {

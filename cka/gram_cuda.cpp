@@ -1,4 +1,3 @@
-#ifdef BIASCKA_WITH_CUDA
 #include "cka/gram_cuda.h"
 
 #include <algorithm>
@@ -134,4 +133,3 @@ double CudaGramBuilder::build(const std::vector<const float*>& x, const std::vec
 }
 
 }  // namespace biascka::cka
-#endif

@@ -4,7 +4,6 @@
 // layers (kernels/cka_gram.cu, cka_center.cu): column means; the fused Gram (column centring folded into its
 // loads, TF32 tensor cores or exact FP32, upper-triangle tiles only, split over d where the tiles alone would
 // not fill the GPU, the centring offsets from its epilogue); the centring in place.
-#ifdef BIASCKA_WITH_CUDA
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -60,4 +59,3 @@ class CudaGramBuilder {
 };
 
 }  // namespace biascka::cka
-#endif

@@ -1,7 +1,7 @@
-// CKA properties: exact self-similarity and symmetry, invariance to orthogonal maps and isotropic scaling
-// (and not to a generic invertible map), the HSIC estimators against their textbook formulas, the
-// cross-model matrix against the joint one, layer grouping under a small memory budget, zero-variance
-// layers and short batches.
+// CKA on the CPU: the device cases (tests/cka_device_cases.h: exact self-similarity and symmetry,
+// invariances, the cross-model matrix against the joint one, layer groups under a small memory budget,
+// zero-variance layers and short batches) on the CPU backend, with the RBF kernel too; the HSIC estimators
+// against their textbook formulas; full-data linear CKA against the feature-space form; the RBF kernel.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -16,6 +16,7 @@
 #include "cka/hsic.h"
 #include "engine/error.h"
 #include "engine/random.h"
+#include "tests/cka_device_cases.h"
 #include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 
@@ -32,87 +33,6 @@ using test::at;
 using test::matmul;
 using test::random_orthogonal;
 using test::scaled;
-
-double max_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  double w = 0;
-  for (int64_t i = 0; i < a.numel(); ++i)
-    w = std::max(w, std::fabs(a.data<double>()[i] - b.data<double>()[i]));
-  return w;
-}
-
-// Rows [r0, r1) of a [n, ...] tensor.
-Tensor rows(const Tensor& x, int64_t r0, int64_t r1) {
-  Shape s = x.shape();
-  const int64_t per = x.numel() / s[0];
-  s[0] = r1 - r0;
-  std::vector<float> v(x.data<float>() + r0 * per, x.data<float>() + r1 * per);
-  return Tensor::from_vector(v, s);
-}
-
-cka::CkaMatrix minibatch(const std::vector<Tensor>& layers, int64_t batch, CkaOptions o,
-                         const std::vector<Tensor>* layers_b = nullptr) {
-  std::vector<std::string> na, nb;
-  for (size_t i = 0; i < layers.size(); ++i) na.push_back("a" + std::to_string(i));
-  if (layers_b)
-    for (size_t i = 0; i < layers_b->size(); ++i) nb.push_back("b" + std::to_string(i));
-  cka::MinibatchCka acc(na, nb, o);
-  const int64_t n = layers[0].size(0);
-  for (int64_t r0 = 0; r0 < n; r0 += batch) {
-    const int64_t r1 = std::min(n, r0 + batch);
-    std::vector<Tensor> a, b;
-    for (const Tensor& t : layers) a.push_back(rows(t, r0, r1));
-    if (layers_b)
-      for (const Tensor& t : *layers_b) b.push_back(rows(t, r0, r1));
-    acc.add_batch(a, layers_b ? &b : nullptr);
-  }
-  return acc.result();
-}
-
-struct Setting {
-  Estimator est;
-  Kernel kernel;
-};
-const Setting kSettings[] = {{Estimator::Unbiased, Kernel::Linear},
-                             {Estimator::Biased, Kernel::Linear},
-                             {Estimator::Unbiased, Kernel::Rbf},
-                             {Estimator::Biased, Kernel::Rbf}};
-
-TEST(Cka, SelfExactlyOneSymmetricAndInvariances) {
-  const int64_t n = 120, d = 24;
-  // Features with structure (a shared low-rank part) so the layers are related but not identical.
-  const Tensor x = randn(n, d, 1);
-  const Tensor q = matmul(x, random_orthogonal(d, 2), d);
-  const Tensor s = scaled(x, 3.7f);
-  std::vector<double> generic(static_cast<size_t>(d * d));
-  const std::vector<float> g = randn(d, d, 3).to_vector();
-  for (int64_t i = 0; i < d * d; ++i)
-    generic[i] = g[i] + (i % (d + 1) == 0 ? 2.0 : 0.0);  // invertible, anisotropic
-  const Tensor lin = matmul(x, generic, d);
-  const Tensor relu = [&] {
-    Tensor r = x.clone();
-    for (int64_t i = 0; i < r.numel(); ++i) r.data<float>()[i] = std::max(0.f, r.data<float>()[i]);
-    return r;
-  }();
-  for (const Setting& st : kSettings) {
-    SCOPED_TRACE(std::string(cka::estimator_name(st.est)) + " " + cka::kernel_name(st.kernel));
-    CkaOptions o;
-    o.estimator = st.est;
-    o.kernel.kind = st.kernel;
-    for (int64_t batch : {int64_t{40}, int64_t{32}, n}) {  // 32: a short last batch of 24
-      const Tensor m = minibatch({x, q, s, lin, relu}, batch, o).matrix;
-      for (int64_t i = 0; i < 5; ++i) {
-        EXPECT_EQ(at(m, i, i), 1.0) << "layer " << i;
-        for (int64_t j = 0; j < 5; ++j) EXPECT_EQ(at(m, i, j), at(m, j, i));
-      }
-      EXPECT_NEAR(at(m, 0, 1), 1.0, 1e-6) << "orthogonal map";
-      EXPECT_NEAR(at(m, 0, 2), 1.0, 1e-6) << "isotropic scaling";
-      EXPECT_LT(at(m, 0, 3), 0.98) << "a generic invertible map changes CKA";
-      EXPECT_LT(at(m, 0, 4), 0.99);
-      EXPECT_GT(at(m, 0, 4), 0.3);
-    }
-  }
-}
 
 // Song et al. 2012's unbiased HSIC written out, and tr(KHLH)/(n-1)^2, against the centring path.
 TEST(Cka, HsicMatchesTextbookFormulas) {
@@ -211,94 +131,9 @@ TEST(Cka, FullLinearMatchesFeatureSpaceForm) {
   EXPECT_GT(want, 0.2);
 }
 
-TEST(Cka, CrossModelEqualsBlockOfJointMatrix) {
-  const int64_t n = 90;
-  const Tensor base = randn(n, 16, 8);
-  std::vector<Tensor> a = {base, randn(n, 10, 9), scaled(base, 0.5f)};
-  std::vector<Tensor> b = {randn(n, 6, 10), matmul(base, random_orthogonal(16, 11), 16)};
-  std::vector<Tensor> joint = a;
-  joint.insert(joint.end(), b.begin(), b.end());
-  for (const Setting& st : kSettings) {
-    SCOPED_TRACE(std::string(cka::estimator_name(st.est)) + " " + cka::kernel_name(st.kernel));
-    CkaOptions o;
-    o.estimator = st.est;
-    o.kernel.kind = st.kernel;
-    const Tensor j = minibatch(joint, 32, o).matrix;
-    const Tensor c = minibatch(a, 32, o, &b).matrix;
-    ASSERT_EQ(c.shape(), (Shape{3, 2}));
-    for (int64_t p = 0; p < 3; ++p)
-      for (int64_t q = 0; q < 2; ++q) EXPECT_NEAR(at(c, p, q), at(j, p, 3 + q), 1e-12);
-    EXPECT_NEAR(at(c, 0, 1), 1.0, 1e-6);
-  }
-}
-
-// A memory budget too small for all Grams processes the layers in groups with the same result.
-TEST(Cka, LayerGroupsGiveTheSameMatrix) {
-  const int64_t n = 64;
-  std::vector<Tensor> a, b;
-  for (uint64_t i = 0; i < 5; ++i) a.push_back(randn(n, 4 + 3 * i, 20 + i));
-  for (uint64_t i = 0; i < 3; ++i) b.push_back(randn(n, 5 + i, 30 + i));
-  a[3] = scaled(a[1], 2.f);
-  for (Estimator e : {Estimator::Biased, Estimator::Unbiased}) {
-    CkaOptions big{e, {}, size_t{1} << 30};
-    const Tensor joint = minibatch(a, 20, big).matrix, cross = minibatch(a, 20, big, &b).matrix;
-    const size_t row = static_cast<size_t>(cka::packed_size(20, e)) * sizeof(double);
-    for (size_t budget : {size_t{1}, 2 * row, 5 * row}) {  // one layer, one, two layers per group
-      CkaOptions small{e, {}, budget};
-      EXPECT_LT(max_diff(minibatch(a, 20, small).matrix, joint), 1e-13) << budget;
-      EXPECT_LT(max_diff(minibatch(a, 20, small, &b).matrix, cross), 1e-13) << budget;
-    }
-  }
-}
-
-TEST(Cka, ZeroVarianceLayerIsNanWithAWarning) {
-  const int64_t n = 48;
-  const Tensor x = randn(n, 8, 40), y = randn(n, 6, 41);
-  const Tensor constant = Tensor::full({n, 3, 2, 2}, 0.25);
-  for (Estimator e : {Estimator::Biased, Estimator::Unbiased}) {
-    cka::MinibatchCka acc({"x", "dead_relu", "y"}, {}, CkaOptions{e, {}, size_t{1} << 30});
-    cka::MinibatchCka ref({"x", "y"}, {}, CkaOptions{e, {}, size_t{1} << 30});
-    for (int64_t r0 = 0; r0 < n; r0 += 16) {
-      acc.add_batch({rows(x, r0, r0 + 16), rows(constant, r0, r0 + 16), rows(y, r0, r0 + 16)});
-      ref.add_batch({rows(x, r0, r0 + 16), rows(y, r0, r0 + 16)});
-    }
-    const cka::CkaMatrix m = acc.result();
-    ASSERT_EQ(m.warnings.size(), 1u);
-    EXPECT_NE(m.warnings[0].find("'dead_relu'"), std::string::npos) << m.warnings[0];
-    for (int64_t i = 0; i < 3; ++i) {
-      EXPECT_TRUE(std::isnan(at(m.matrix, 1, i)));
-      EXPECT_TRUE(std::isnan(at(m.matrix, i, 1)));
-    }
-    const Tensor r = ref.result().matrix;
-    EXPECT_EQ(at(m.matrix, 0, 2), at(r, 0, 1));
-    EXPECT_EQ(at(m.matrix, 0, 0), 1.0);
-    EXPECT_EQ(at(m.matrix, 2, 2), 1.0);
-  }
-}
-
-TEST(Cka, ShortBatchesAndBadShapes) {
-  cka::MinibatchCka acc({"x", "y"});
-  acc.add_batch({randn(8, 3, 50), randn(8, 2, 51)});
-  acc.add_batch({randn(3, 3, 52), randn(3, 2, 53)});  // too short for the unbiased estimator: skipped
-  EXPECT_EQ(acc.batches(), 1);
-  EXPECT_EQ(acc.samples(), 8);
-  const cka::CkaMatrix m = acc.result();
-  ASSERT_EQ(m.warnings.size(), 1u);
-  EXPECT_NE(m.warnings[0].find("3 samples"), std::string::npos);
-  // Layers disagreeing on the batch's sample count: the error names the layer, the sums stay as they were.
-  try {
-    acc.add_batch({randn(8, 3, 54), randn(7, 2, 55)});
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'y'"), std::string::npos) << e.what();
-  }
-  EXPECT_EQ(acc.batches(), 1);
-  EXPECT_EQ(at(acc.result().matrix, 0, 1), at(m.matrix, 0, 1));
-  EXPECT_THROW(cka::MinibatchCka({}), Error);
+TEST(Cka, EstimatorErrors) {
   EXPECT_THROW(cka::hsic_scale(3, Estimator::Unbiased), Error);
   EXPECT_THROW(cka::parse_estimator("debiased"), Error);
-  EXPECT_THROW(cka::full_cka({"x"}, {randn(3, 4, 56)}), Error);
-  EXPECT_THROW(cka::MinibatchCka({"x"}).result(), Error);  // nothing accumulated
 }
 
 // The RBF kernel of identical points is 1 and the median heuristic scales with the data.
@@ -314,4 +149,9 @@ TEST(Cka, RbfKernelProperties) {
 }
 
 }  // namespace
+
+namespace test {
+INSTANTIATE_TEST_SUITE_P(Cpu, CkaOnDevice, ::testing::Values(cka_cpu()), cka_device_name);
+}  // namespace test
+
 }  // namespace biascka

@@ -1,11 +1,12 @@
-// CKA on the GPU against the CPU. Kernels against their CPU twins: column means (bit-exact), the fused Gram
-// (TF32 and FP32 variants, biased and U-centred, several layers per launch, n and d not multiples of the
-// tiles, forced split-K, float4 and scalar loads, 64-bit offsets past 2^31 elements), the dense centring,
-// the HSIC bookkeeping kernels. Then the accumulator with device "cuda" against the CPU accumulator on random
-// and on real ResNet18 activations (FP32 1e-6, TF32 1e-4 on CKA values), the reference file's minibatch and
-// full-data values, the CKA properties (exact self-similarity and symmetry, invariances, zero-variance
-// layers, short batches, errors that leave the sums unchanged), cross-model blocks, layer groups under a
-// small memory budget, and the model workflow with and without overlap. Every test skips without a GPU.
+// CKA on the GPU against the CPU. The device cases (tests/cka_device_cases.h: exact self-similarity and
+// symmetry, invariances, zero-variance layers, short batches, errors that leave the sums unchanged,
+// cross-model blocks, layer groups under a small memory budget) with exact FP32 and with TF32 Grams. Kernels
+// against their CPU twins: column means (bit-exact), the fused Gram (TF32 and FP32 variants, biased and
+// U-centred, several layers per launch, n and d not multiples of the tiles, forced split-K, float4 and scalar
+// loads, 64-bit offsets past 2^31 elements), the dense centring, the HSIC bookkeeping kernels. Then the
+// accumulator with device "cuda" against the CPU accumulator on random and on real ResNet18 activations
+// (FP32 1e-6, TF32 1e-4 on CKA values), the reference file's minibatch and full-data values, and the model
+// workflow with and without overlap. Every test skips without a GPU.
 //
 // Tolerances. Kernel twins get the exact operands the GPU multiplies (TF32-rounded when it rounds), with
 // the Gram in float64 on the CPU: the GPU's float32 accumulation over d <= 4099 differs by ~sqrt(d) 2^-24
@@ -26,7 +27,6 @@
 #include "cka/centering.h"
 #include "cka/full.h"
 #include "cka/gram.h"
-#include "cka/minibatch_cuda.h"
 #include "data/disent.h"
 #include "data/image_io.h"
 #include "data/loader.h"
@@ -35,6 +35,7 @@
 #include "engine/io/safetensors.h"
 #include "engine/random.h"
 #include "models/resnet18.h"
+#include "tests/cka_device_cases.h"
 #include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 #include "workflows/cka_model.h"
@@ -59,94 +60,19 @@ constexpr bool kPrecisions[] = {false, true};  // tf32
 const char* precision_name(bool tf32) { return tf32 ? "tf32" : "fp32"; }
 double cka_tolerance(bool tf32) { return tf32 ? 1e-4 : 1e-6; }
 
-Tensor randn(const Shape& s, uint64_t stream, float mean = 0.f) {
-  return rand_normal(s, mean, 1.f, 4321, stream);
-}
-
-// Rows [r0, r1) of a CPU tensor [n, ...].
-Tensor rows(const Tensor& x, int64_t r0, int64_t r1) {
-  const Tensor h = x.to(Device::cpu());
-  Shape s = h.shape();
-  const int64_t per = h.numel() / s[0];
-  s[0] = r1 - r0;
-  std::vector<float> v(h.data<float>() + r0 * per, h.data<float>() + r1 * per);
-  return Tensor::from_vector(v, s);
-}
-
 using test::at;
-using test::matmul;
-using test::random_orthogonal;
-using test::scaled;
+using test::gaussian;
+using test::matrices_near;
+using test::minibatch;
+using test::rows;
+using test::structured_layers;
 
-// max |a - b| over F64 tensors of the same shape, NaN positions required to agree.
-::testing::AssertionResult matrices_near(const Tensor& got, const Tensor& want, double tol) {
-  if (got.shape() != want.shape())
-    return ::testing::AssertionFailure() << shape_str(got.shape()) << " vs " << shape_str(want.shape());
-  double worst = 0;
-  int64_t at_i = 0;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    const double a = got.data<double>()[i], b = want.data<double>()[i];
-    if (std::isnan(a) != std::isnan(b))
-      return ::testing::AssertionFailure()
-             << "NaN at flat index " << i << " in one matrix only: " << a << " vs " << b;
-    if (std::isnan(a)) continue;
-    if (std::fabs(a - b) > worst) worst = std::fabs(a - b), at_i = i;
-  }
-  if (worst <= tol) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "max |diff| " << worst << " > " << tol << " at flat index " << at_i << ": "
-         << got.data<double>()[at_i] << " vs " << want.data<double>()[at_i];
-}
-
-CkaOptions options(Estimator e, Device dev, bool tf32 = false, size_t budget = size_t{1} << 30) {
+CkaOptions options(Estimator e, Device dev, bool tf32 = false) {
   CkaOptions o;
   o.estimator = e;
-  o.gram_memory = budget;
   o.device = dev;
   o.tf32 = tf32;
   return o;
-}
-
-cka::CkaMatrix minibatch(const std::vector<Tensor>& layers, int64_t batch, const CkaOptions& o,
-                         const std::vector<Tensor>* layers_b = nullptr) {
-  std::vector<std::string> na, nb;
-  for (size_t i = 0; i < layers.size(); ++i) na.push_back("a" + std::to_string(i));
-  if (layers_b)
-    for (size_t i = 0; i < layers_b->size(); ++i) nb.push_back("b" + std::to_string(i));
-  cka::MinibatchCka acc(na, nb, o);
-  EXPECT_EQ(acc.on_gpu(), o.device.is_cuda());
-  const int64_t n = layers[0].size(0);
-  for (int64_t r0 = 0; r0 < n; r0 += batch) {
-    const int64_t r1 = std::min(n, r0 + batch);
-    std::vector<Tensor> a, b;
-    for (const Tensor& t : layers) a.push_back(rows(t, r0, r1).to(o.device));
-    if (layers_b)
-      for (const Tensor& t : *layers_b) b.push_back(rows(t, r0, r1).to(o.device));
-    acc.add_batch(a, layers_b ? &b : nullptr);
-  }
-  return acc.result();
-}
-
-// Layers with structure: related, rotated, scaled, mixed, rectified with a large common offset, a feature map
-// with d % 4 != 0, a single feature.
-std::vector<Tensor> structured_layers(int64_t n) {
-  const int64_t d = 24;
-  const Tensor x = randn({n, d}, 1);
-  std::vector<double> generic(static_cast<size_t>(d * d));
-  const std::vector<float> g = randn({d, d}, 3).to_vector();
-  for (int64_t i = 0; i < d * d; ++i) generic[i] = g[i] + (i % (d + 1) == 0 ? 2.0 : 0.0);
-  Tensor relu = matmul(x, generic, d);
-  for (int64_t i = 0; i < relu.numel(); ++i)
-    relu.data<float>()[i] = std::max(0.f, relu.data<float>()[i]) + 40.f;
-  Tensor map = randn({n, 3, 5, 7}, 5, 2.f);  // d = 105
-  for (int64_t i = 0; i < n; ++i) map.data<float>()[i * 105] += x.data<float>()[i * d];
-  return {x,
-          matmul(x, random_orthogonal(d, 2), d),
-          scaled(x, 3.7f),
-          matmul(x, generic, d),
-          relu,
-          map,
-          randn({n, 1}, 6)};
 }
 
 // ---- the accumulator on the GPU against the CPU ----
@@ -239,122 +165,6 @@ TEST(CkaCuda, MatchesTheCpuOnResNet18Activations) {
       EXPECT_NEAR(at(got.matrix, idx("avgpool"), idx("dropout")), 1.0, 1e-6);
     }
   }
-}
-
-// ---- CKA properties on the GPU ----
-
-TEST(CkaCuda, SelfExactlyOneSymmetricAndInvariances) {
-  BIASCKA_REQUIRE_GPU();
-  const std::vector<Tensor> l = structured_layers(120);
-  for (Estimator e : kEstimators)
-    for (bool tf32 : kPrecisions) {
-      SCOPED_TRACE(std::string(cka::estimator_name(e)) + " " + precision_name(tf32));
-      for (int64_t batch : {int64_t{40}, int64_t{32}, int64_t{120}}) {
-        const Tensor m = minibatch(l, batch, options(e, kGpu, tf32)).matrix;
-        for (int64_t i = 0; i < m.size(0); ++i) {
-          EXPECT_EQ(at(m, i, i), 1.0) << "layer " << i;
-          for (int64_t j = 0; j < m.size(1); ++j) EXPECT_EQ(at(m, i, j), at(m, j, i));
-        }
-        const double tol = tf32 ? 1e-3 : 1e-5;
-        EXPECT_NEAR(at(m, 0, 1), 1.0, tol) << "orthogonal map";
-        EXPECT_NEAR(at(m, 0, 2), 1.0, tol) << "isotropic scaling";
-        EXPECT_LT(at(m, 0, 3), 0.98) << "a generic invertible map changes CKA";
-      }
-    }
-}
-
-TEST(CkaCuda, ZeroVarianceShortBatchesAndErrors) {
-  BIASCKA_REQUIRE_GPU();
-  const int64_t n = 48;
-  const Tensor x = randn({n, 8}, 40), y = randn({n, 6}, 41), constant = Tensor::full({n, 3, 2, 2}, 0.25);
-  for (Estimator e : kEstimators) {
-    cka::MinibatchCka acc({"x", "dead_relu", "y"}, {}, options(e, kGpu));
-    cka::MinibatchCka ref({"x", "y"}, {}, options(e, kGpu));
-    for (int64_t r0 = 0; r0 < n; r0 += 16) {
-      acc.add_batch(
-          {rows(x, r0, r0 + 16).to(kGpu), rows(constant, r0, r0 + 16).to(kGpu), rows(y, r0, r0 + 16)});
-      ref.add_batch({rows(x, r0, r0 + 16), rows(y, r0, r0 + 16)});
-    }
-    const cka::CkaMatrix m = acc.result();
-    ASSERT_EQ(m.warnings.size(), 1u);
-    EXPECT_NE(m.warnings[0].find("'dead_relu'"), std::string::npos) << m.warnings[0];
-    for (int64_t i = 0; i < 3; ++i) {
-      EXPECT_TRUE(std::isnan(at(m.matrix, 1, i)));
-      EXPECT_TRUE(std::isnan(at(m.matrix, i, 1)));
-    }
-    EXPECT_NEAR(at(m.matrix, 0, 2), at(ref.result().matrix, 0, 1), 1e-7);  // other product shapes
-  }
-
-  cka::MinibatchCka acc({"x", "y"}, {}, options(Estimator::Unbiased, kGpu));
-  acc.add_batch({randn({8, 3}, 50), randn({8, 2}, 51)});
-  acc.add_batch({randn({3, 3}, 52), randn({3, 2}, 53)});  // too short for the unbiased estimator: skipped
-  EXPECT_EQ(acc.batches(), 1);
-  const cka::CkaMatrix m = acc.result();
-  ASSERT_EQ(m.warnings.size(), 1u);
-  EXPECT_NE(m.warnings[0].find("3 samples"), std::string::npos);
-  try {
-    acc.add_batch({randn({8, 3}, 54), randn({7, 2}, 55)});
-    FAIL() << "expected an error";
-  } catch (const Error& err) {
-    EXPECT_NE(std::string(err.what()).find("'y'"), std::string::npos) << err.what();
-  }
-  EXPECT_EQ(acc.batches(), 1);
-  EXPECT_EQ(at(acc.result().matrix, 0, 1), at(m.matrix, 0, 1)) << "a failed batch leaves the sums unchanged";
-  // RBF runs on the CPU even when the options say cuda.
-  CkaOptions rbf = options(Estimator::Biased, kGpu);
-  rbf.kernel.kind = cka::Kernel::Rbf;
-  EXPECT_FALSE(cka::MinibatchCka({"x"}, {}, rbf).on_gpu());
-}
-
-TEST(CkaCuda, CrossModelEqualsBlockOfJointMatrix) {
-  BIASCKA_REQUIRE_GPU();
-  const int64_t n = 90;
-  const Tensor base = randn({n, 16}, 8);
-  std::vector<Tensor> a = {base, randn({n, 10}, 9), scaled(base, 0.5f)};
-  std::vector<Tensor> b = {randn({n, 6}, 10), matmul(base, random_orthogonal(16, 11), 16)};
-  std::vector<Tensor> joint = a;
-  joint.insert(joint.end(), b.begin(), b.end());
-  for (Estimator e : kEstimators)
-    for (bool tf32 : kPrecisions) {
-      SCOPED_TRACE(std::string(cka::estimator_name(e)) + " " + precision_name(tf32));
-      const Tensor j = minibatch(joint, 32, options(e, kGpu, tf32)).matrix;
-      const Tensor c = minibatch(a, 32, options(e, kGpu, tf32), &b).matrix;
-      const Tensor cpu = minibatch(a, 32, options(e, Device::cpu()), &b).matrix;
-      ASSERT_EQ(c.shape(), (Shape{3, 2}));
-      for (int64_t p = 0; p < 3; ++p)
-        for (int64_t q = 0; q < 2; ++q) EXPECT_NEAR(at(c, p, q), at(j, p, 3 + q), cka_tolerance(tf32));
-      EXPECT_TRUE(matrices_near(c, cpu, cka_tolerance(tf32)));
-      EXPECT_NEAR(at(c, 0, 1), 1.0, tf32 ? 1e-3 : 1e-5);
-    }
-}
-
-// A budget too small for all Grams: layers in groups (one layer, one, two per group), the same matrix.
-TEST(CkaCuda, LayerGroupsGiveTheSameMatrix) {
-  BIASCKA_REQUIRE_GPU();
-  const int64_t n = 64;
-  std::vector<Tensor> a, b;
-  for (uint64_t i = 0; i < 5; ++i) a.push_back(randn({n, int64_t(4 + 3 * i)}, 20 + i));
-  for (uint64_t i = 0; i < 3; ++i) b.push_back(randn({n, int64_t(5 + i)}, 30 + i));
-  a[3] = scaled(a[1], 2.f);
-  for (Estimator e : kEstimators)
-    for (bool tf32 : kPrecisions) {
-      SCOPED_TRACE(std::string(cka::estimator_name(e)) + " " + precision_name(tf32));
-      const Tensor joint = minibatch(a, 20, options(e, kGpu, tf32)).matrix;
-      const Tensor cross = minibatch(a, 20, options(e, kGpu, tf32), &b).matrix;
-      const size_t row = static_cast<size_t>(cka::CudaCka::padded_row_length(20, e)) * sizeof(float);
-      for (size_t budget : {size_t{1}, 2 * row, 5 * row}) {
-        // The same Grams; products of other shapes (another summation order, and cuBLAS may pick a kernel
-        // without tensor cores for some shapes).
-        const double tol = tf32 ? 1e-4 : 1e-6;
-        EXPECT_TRUE(matrices_near(minibatch(a, 20, options(e, kGpu, tf32, budget)).matrix, joint, tol))
-            << budget;
-        EXPECT_TRUE(matrices_near(minibatch(a, 20, options(e, kGpu, tf32, budget), &b).matrix, cross, tol))
-            << budget;
-      }
-      // Batches of 20 samples of 4 to 16 features: TF32's rounding averages out little (~1e-4, simulated).
-      EXPECT_TRUE(
-          matrices_near(joint, minibatch(a, 20, options(e, Device::cpu())).matrix, tf32 ? 5e-4 : 1e-6));
-    }
 }
 
 // Activations dropped right after add_batch while the next "forward pass" reuses their memory: the
@@ -492,7 +302,7 @@ TEST(CkaCudaKernels, ColumnMeansAreBitExact) {
   kernels::CkaGramBatch b{};
   int64_t cols = 0;
   for (size_t l = 0; l < widths.size(); ++l) {
-    xs.push_back(randn({n, widths[l]}, 70 + l, 5.f).to(kGpu));
+    xs.push_back(gaussian({n, widths[l]}, 70 + l, 5.f).to(kGpu));
     b.layers[l].x = xs.back().data<float>();
     b.layers[l].d = widths[l];
     b.layers[l].col_offset = cols;
@@ -548,7 +358,7 @@ TEST(CkaCudaKernels, FusedGramMatchesTheCpuTwin) {
     std::vector<Tensor> host, dev;
     std::vector<const float*> ptrs;
     for (size_t l = 0; l < widths.size(); ++l) {
-      host.push_back(randn({n, widths[l]}, 100 * n + l, l % 2 ? 3.f : 0.f));  // some with a common offset
+      host.push_back(gaussian({n, widths[l]}, 100 * n + l, l % 2 ? 3.f : 0.f));  // some with a common offset
       dev.push_back(host.back().to(kGpu));
       ptrs.push_back(dev.back().data<float>());
     }
@@ -596,7 +406,7 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
   for (int64_t d : {d_max, d_max - 3}) {  // scalar loads, float4 loads
     BIASCKA_CUDA_CHECK(cudaMemset(big.raw_data(), 0, big.nbytes()));
     std::vector<int64_t> cols = {0, 5, d_max * 3 / 10, d - 33, d - 5, d - 2, d - 1};
-    Tensor dense = randn({n, static_cast<int64_t>(cols.size())}, 200 + d, 1.f);
+    Tensor dense = gaussian({n, static_cast<int64_t>(cols.size())}, 200 + d, 1.f);
     for (size_t c = 0; c < cols.size(); ++c) {
       std::vector<float> column(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) column[i] = dense.data<float>()[i * cols.size() + c];
@@ -624,7 +434,7 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
 TEST(CkaCudaKernels, DenseCentringMatchesTheCpuTwin) {
   BIASCKA_REQUIRE_GPU();
   for (int64_t n : {int64_t{4}, int64_t{37}, int64_t{300}}) {
-    const Tensor k = cka::gram(randn({n, 9}, 300 + n, 2.f));
+    const Tensor k = cka::gram(gaussian({n, 9}, 300 + n, 2.f));
     for (Estimator e : kEstimators) {
       std::vector<double> want(static_cast<size_t>(cka::packed_size(n, e)));
       cka::center_gram_packed(k.data<float>(), n, e, want.data());
@@ -681,4 +491,10 @@ TEST(CkaCudaKernels, HsicBookkeeping) {
 #endif  // BIASCKA_WITH_CUDA
 
 }  // namespace
+
+namespace test {
+INSTANTIATE_TEST_SUITE_P(Cuda, CkaOnDevice, ::testing::Values(cka_cuda(false), cka_cuda(true)),
+                         cka_device_name);
+}  // namespace test
+
 }  // namespace biascka

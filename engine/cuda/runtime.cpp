@@ -44,6 +44,8 @@ struct Context {
   cudaStream_t stream = nullptr;
   cublasHandle_t cublas = nullptr;
   cudnnHandle_t cudnn = nullptr;
+  cudaStream_t side_stream = nullptr;  // side_stream(), with its own cuBLAS handle
+  cublasHandle_t side_cublas = nullptr;
   std::unique_ptr<CachingAllocator> allocator;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
@@ -97,14 +99,19 @@ Context& context_base(int device) {
   return *c;
 }
 
+// A non-blocking stream on `device` and a cuBLAS handle bound to it.
+void create_stream(int device, cudaStream_t* stream, cublasHandle_t* blas) {
+  BIASCKA_CUDA_CHECK(cudaSetDevice(device));
+  BIASCKA_CUDA_CHECK(cudaStreamCreateWithFlags(stream, cudaStreamNonBlocking));
+  BIASCKA_CUBLAS_CHECK(cublasCreate(blas));
+  BIASCKA_CUBLAS_CHECK(cublasSetStream(*blas, *stream));
+}
+
 Context& context(int device) {
   Context& c = context_base(device);
   std::lock_guard<std::mutex> lock(g_mu);
   if (!c.stream) {
-    BIASCKA_CUDA_CHECK(cudaSetDevice(device));
-    BIASCKA_CUDA_CHECK(cudaStreamCreateWithFlags(&c.stream, cudaStreamNonBlocking));
-    BIASCKA_CUBLAS_CHECK(cublasCreate(&c.cublas));
-    BIASCKA_CUBLAS_CHECK(cublasSetStream(c.cublas, c.stream));
+    create_stream(device, &c.stream, &c.cublas);
     // An explicit workspace: cuBLAS must not allocate while a training step is captured as a CUDA graph.
     constexpr size_t kCublasWorkspace = size_t{32} << 20;
     BIASCKA_CUBLAS_CHECK(
@@ -112,6 +119,14 @@ Context& context(int device) {
     BIASCKA_CUDNN_CHECK(cudnnCreate(&c.cudnn));
     BIASCKA_CUDNN_CHECK(cudnnSetStream(c.cudnn, c.stream));
   }
+  return c;
+}
+
+// Nothing on the side stream is captured as a graph: its cuBLAS handle keeps cuBLAS's own workspace.
+Context& side_context(int device) {
+  Context& c = context(device);
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!c.side_stream) create_stream(device, &c.side_stream, &c.side_cublas);
   return c;
 }
 
@@ -162,6 +177,8 @@ CachingAllocator& allocator(int device) { return *context_base(device).allocator
 cudaStream_t stream(int device) { return context(device).stream; }
 cublasHandle_t cublas(int device) { return context(device).cublas; }
 cudnnHandle_t cudnn(int device) { return context(device).cudnn; }
+cudaStream_t side_stream(int device) { return side_context(device).side_stream; }
+cublasHandle_t side_cublas(int device) { return side_context(device).side_cublas; }
 void set_device(int device) { BIASCKA_CUDA_CHECK(cudaSetDevice(device)); }
 void synchronize(int device) { BIASCKA_CUDA_CHECK(cudaStreamSynchronize(stream(device))); }
 

@@ -20,6 +20,11 @@ std::string versions();  // "CUDA runtime 13.0, driver 13.0, cuDNN 9.x, cuBLAS 1
 CachingAllocator& allocator(int device);
 cudaStream_t stream(int device);  // the stream every op on that device runs on
 cublasHandle_t cublas(int device);
+// A second stream per GPU with its own cuBLAS handle bound to it, for work that overlaps the main stream (the
+// CKA of one batch while the next forward pass runs). What it reads from the main stream it must first wait
+// for (an event), and memory it frees may be handed to the main stream at once: wait before freeing.
+cudaStream_t side_stream(int device);
+cublasHandle_t side_cublas(int device);
 cudnnHandle_t cudnn(int device);
 void set_device(int device);
 void synchronize(int device);

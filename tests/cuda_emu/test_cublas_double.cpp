@@ -143,7 +143,7 @@ TEST_F(CublasDouble, StridedBatchedMatchesTheDefinitionPerBatch) {
 }
 
 TEST_F(CublasDouble, StridedBatchedAcceptsCkasOverlappingInputBatches) {
-  // minibatch_cuda.cpp: k-chunks of the same rows, lda = the row length, stride = the chunk.
+  // cka/backend_cuda.cpp: k-chunks of the same rows, lda = the row length, stride = the chunk.
   GemmCase g{true, false, 3, 2, 4, 12, 12, 3, 1.f, 0.f, 3, 4, 4, 6};
   g.compute = CUBLAS_COMPUTE_32F_PEDANTIC;
   expect_matches_reference(g);

@@ -1,0 +1,110 @@
+#pragma once
+// The device half of minibatch CKA. MinibatchCka (accumulator.h) owns the schedule: which groups of layers
+// are built, which blocks of pairs are multiplied, when a batch commits. A CkaBackend does the arithmetic of
+// one device: the packed centred Gram rows of a group of layers (gram.h, centering.h; on a GPU gram_cuda.h),
+// the pair products of two groups and the self terms into the batch's values (hsic.h; on a GPU cuBLAS), and
+// the float64 sums over batches.
+// - CPU (backend_cpu.cpp): float32 Grams centred into float64 rows, float64 BLAS products.
+// - CUDA (backend_cuda.cpp, CUDA builds only): float32 rows on the device, products on the device's side
+//   stream overlapping the next forward pass (CkaOptions::overlap), sums in float64 on the device.
+// make_backend is the one place that knows which devices exist.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cka/options.h"
+#include "engine/device.h"
+#include "engine/tensor.h"
+
+namespace biascka::cka {
+
+// Layer i's activations for the current batch, [n, ...] of any float dtype on any device. Called when the
+// accumulator needs that layer (more than once per batch when the layers are processed in groups).
+using LayerSource = std::function<Tensor(size_t layer)>;
+
+// Where a computation spent its time, for benchmarks.
+struct CkaTiming {
+  double gram_s = 0;      // features centred, Grams, kernel, Gram centring
+  double product_s = 0;   // of which the Gram products X X^T alone (BLAS)
+  double hsic_s = 0;      // the all-pairs products and accumulation
+  double gram_flops = 0;  // flops of the Gram products (syrk counts n(n+1)d, gemm 2n^2 d)
+  double hsic_flops = 0;
+};
+
+// Sums over the committed batches: every pair's HSIC (row-major [layers_a, layers_b]) and each layer's HSIC
+// with itself (one model: self_b is self_a).
+struct HsicSums {
+  std::vector<double> pairs, self_a, self_b;
+};
+
+// One model's layers for the current batch, as the schedule hands them to a backend.
+class BatchLayers {
+ public:
+  BatchLayers(const LayerSource& source, const std::vector<std::string>& names, int64_t samples)
+      : source_(source), names_(names), samples_(samples) {}
+  // Layer i's activations; throws naming the layer when it holds another number of samples than the batch.
+  Tensor layer(int64_t i) const;
+  const std::string& name(int64_t i) const { return names_[static_cast<size_t>(i)]; }
+  int64_t samples() const { return samples_; }
+
+ private:
+  const LayerSource& source_;
+  const std::vector<std::string>& names_;
+  int64_t samples_;
+};
+
+// The two Gram buffers: the schedule holds at most two groups of layers at a time.
+enum class GramSlot { A, B };
+
+// Where a block of pair products lands in the batch's [layers_a, layers_b] matrix.
+enum class PairBlock {
+  Diagonal,  // one model, slot A's group against itself: both triangles bit-identical
+  Mirrored,  // one model, slot A's group (rows) against a later group in slot B: also written transposed
+  Cross,     // model A's group in slot A against model B's in slot B
+};
+
+class CkaBackend {
+ public:
+  virtual ~CkaBackend() = default;
+
+  // Where the Grams are computed, hence where activations are best left.
+  virtual Device device() const = 0;
+  // Bytes of one layer's Gram row for a batch of n samples, and the bytes of rows this backend may hold at
+  // once.
+  virtual size_t row_bytes(int64_t n) const = 0;
+  virtual size_t gram_budget() const = 0;
+
+  // One batch of n >= min_batch samples: begin_batch clears the batch's values; reserve makes room for
+  // rows_a and rows_b Gram rows in slots A and B; commit adds the batch's values to the sums (one model: the
+  // self terms are the batch's diagonal). end_batch runs however the batch ended (committed or thrown) and
+  // must not throw.
+  virtual void begin_batch(int64_t n) = 0;
+  virtual void reserve(int64_t rows_a, int64_t rows_b) = 0;
+  virtual void commit() = 0;
+  virtual void end_batch() noexcept = 0;
+
+  // Rows [0, count) of `slot`: the packed centred Grams of layers first.. of `layers`.
+  virtual void build(GramSlot slot, const BatchLayers& layers, int64_t first, int64_t count) = 0;
+  // The batch's HSIC of slot A's rows (layers a0..) against slot B's (layers b0..; Diagonal: slot A again).
+  virtual void pair_products(int64_t a0, int64_t ca, int64_t b0, int64_t cb, PairBlock block) = 0;
+  // Two models: the batch's HSIC of each of rows [0, count) of `slot` (layers first..) with itself, into
+  // model A's (slot A) or model B's (slot B) self terms.
+  virtual void self_products(GramSlot slot, int64_t first, int64_t count) = 0;
+
+  // Waits for queued work; the sums over committed batches, and where the time went so far.
+  virtual HsicSums sums() = 0;
+  virtual const CkaTiming& timing() = 0;
+};
+
+// The backend for `options.device` (the RBF kernel always runs on the CPU); layers_b 0: one model's layers
+// against themselves. Throws a one-line error for a device this build or machine cannot use.
+std::unique_ptr<CkaBackend> make_backend(const CkaOptions& options, int64_t layers_a, int64_t layers_b);
+
+// The implementations, for make_backend.
+std::unique_ptr<CkaBackend> make_cpu_backend(const CkaOptions& options, int64_t layers_a, int64_t layers_b);
+std::unique_ptr<CkaBackend> make_cuda_backend(const CkaOptions& options, int64_t layers_a, int64_t layers_b);
+
+}  // namespace biascka::cka

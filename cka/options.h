@@ -1,0 +1,42 @@
+#pragma once
+// Every option of a CKA computation, in one place: which HSIC estimator, which kernel, how much memory the
+// centred Grams may take, and where they are computed (the device picks the backend, backend.h).
+#include <cstddef>
+#include <string>
+
+#include "engine/device.h"
+
+namespace biascka::cka {
+
+// Biased HSIC0 = <HKH, HLH> / (n-1)^2 (Kornblith et al. 2019); unbiased HSIC1 = <U(K), U(L)> / (n(n-3))
+// (Song et al. 2012, as Nguyen et al. 2021's minibatch CKA uses it).
+enum class Estimator { Biased, Unbiased };
+Estimator parse_estimator(const std::string& s);  // "biased" | "unbiased"; throws listing both
+const char* estimator_name(Estimator e);
+
+// Linear: K = X X^T. RBF: K = exp(-d^2 / (2 T^2 median(d^2))) with the median over all n^2 squared distances
+// of the batch, diagonal included (Kornblith's gram_rbf), T = rbf_threshold.
+enum class Kernel { Linear, Rbf };
+Kernel parse_kernel(const std::string& s);  // "linear" | "rbf"
+const char* kernel_name(Kernel k);
+
+struct KernelSpec {
+  Kernel kind = Kernel::Linear;
+  double rbf_threshold = 1.0;
+};
+
+struct CkaOptions {
+  Estimator estimator = Estimator::Unbiased;
+  KernelSpec kernel;
+  size_t gram_memory = size_t{1} << 30;  // bytes of centred Grams held at once (all layers when they fit)
+  // Where the Grams and HSIC products run: the CPU, or a GPU for the linear kernel (the RBF kernel's median
+  // runs on the CPU, activations copied there). On a GPU the centred Grams are float32 rows and the sums
+  // float64; see backend_cuda.cpp.
+  Device device = Device::cpu();
+  bool tf32 = true;  // GPU: TF32 tensor cores for the Grams; false: exact FP32
+  // GPU: add_batch returns once the batch is queued, so the next forward pass overlaps it. The accumulator
+  // keeps the batch's tensors alive until they are read; the caller must not write into them in the meantime.
+  bool overlap = true;
+};
+
+}  // namespace biascka::cka

@@ -1,0 +1,210 @@
+#pragma once
+// The CKA cases every backend must pass, parameterised by device: test_cka.cpp instantiates them on the CPU,
+// test_cka_cuda.cpp on the GPU with exact FP32 and with TF32 Grams (skipped without a GPU; run under the CUDA
+// emulation). Exact self-similarity and symmetry, invariance to orthogonal maps and isotropic scaling (and
+// not to a generic invertible map), the cross-model matrix against the joint one, layer groups under a small
+// memory budget, zero-variance layers, short batches and errors that leave the sums unchanged.
+//
+// Tolerances (CkaDevice), on CKA values. The CPU multiplies the same float64 rows in every grouping: the
+// cross-model block equals the joint matrix's to 1e-12 and layer groups the single group's to 1e-13 (BLAS
+// blocking), a pair equals itself among other layers exactly. On the GPU, FP32 Grams differ from the CPU's
+// float32 Grams by summation order only (~1e-7), hence 1e-6 against the CPU and between product shapes
+// (another summation order, and cuBLAS may pick a kernel without tensor cores for some shapes); TF32 operands
+// carry 2^-11 relative rounding, which averages out over the Gram entries: simulated, ~3e-5 on CKA at batches
+// of 32, ~6e-6 at 128 (falling as 1/n), within 1e-4, but at batches of 20 samples of 4 to 16 features it
+// averages out little (~1e-4, simulated): 5e-4 there. Invariances hold up to the rounding of the mapped
+// features and of the Grams: 1e-6 on the CPU, 1e-5 with FP32 Grams, 1e-3 with TF32. A pair's Grams do not
+// depend on the other layers of the batch, so on the GPU only its products' shape changes: 1e-7.
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cka/accumulator.h"
+#include "cka/full.h"
+#include "cka/options.h"
+#include "engine/device.h"
+#include "engine/error.h"
+#include "engine/tensor.h"
+#include "tests/support/cka_fixtures.h"
+#include "tests/support/test_support.h"
+
+namespace biascka::test {
+
+struct CkaDevice {
+  std::string name;
+  Device device;
+  bool tf32 = false;
+  std::vector<cka::Kernel> kernels;  // what this device computes (the GPU: linear; RBF runs on the CPU)
+  double invariance;  // an orthogonal map or isotropic scaling of a layer against the layer itself: 1
+  double joint;       // a cross-model block against the same block of the joint matrix
+  double groups;      // layer groups under a small budget against all layers in one group
+  double shape;       // a pair's value among other layers against the same pair alone
+  double cpu;         // against the CPU backend, batches of 32 and more
+  double cpu_small;   // against the CPU backend, batches of 20 samples of 4 to 16 features
+};
+
+inline CkaDevice cka_cpu() {
+  return {"cpu", Device::cpu(), false, {cka::Kernel::Linear, cka::Kernel::Rbf}, 1e-6, 1e-12, 1e-13, 0, 0, 0};
+}
+inline CkaDevice cka_cuda(bool tf32) {
+  return tf32 ? CkaDevice{"cuda_tf32", Device::cuda(0),
+                          true,        {cka::Kernel::Linear},
+                          1e-3,        1e-4,
+                          1e-4,        1e-7,
+                          1e-4,        5e-4}
+              : CkaDevice{
+                    "cuda_fp32", Device::cuda(0), false, {cka::Kernel::Linear}, 1e-5, 1e-6, 1e-6, 1e-7, 1e-6,
+                    1e-6};
+}
+inline std::string cka_device_name(const ::testing::TestParamInfo<CkaDevice>& info) {
+  return info.param.name;
+}
+
+class CkaOnDevice : public ::testing::TestWithParam<CkaDevice> {
+ protected:
+  void SetUp() override {
+    if (!GetParam().device.is_cpu()) BIASCKA_REQUIRE_GPU();
+  }
+  cka::CkaOptions options(cka::Estimator e, cka::Kernel k = cka::Kernel::Linear,
+                          size_t budget = size_t{1} << 30) const {
+    cka::CkaOptions o;
+    o.estimator = e;
+    o.kernel.kind = k;
+    o.gram_memory = budget;
+    o.device = GetParam().device;
+    o.tf32 = GetParam().tf32;
+    return o;
+  }
+  // The same computation on the CPU backend.
+  static cka::CkaOptions on_cpu(cka::CkaOptions o) {
+    o.device = Device::cpu();
+    return o;
+  }
+  static std::string setting(cka::Estimator e, cka::Kernel k) {
+    return std::string(cka::estimator_name(e)) + " " + cka::kernel_name(k);
+  }
+};
+
+constexpr cka::Estimator kCkaEstimators[] = {cka::Estimator::Biased, cka::Estimator::Unbiased};
+
+TEST_P(CkaOnDevice, SelfExactlyOneSymmetricAndInvariances) {
+  // x; its orthogonal map; x scaled; a generic invertible map; relu(x); then layers that exercise the Gram's
+  // paths (a large common offset, d % 4 != 0, a single feature).
+  const std::vector<Tensor> l = structured_layers(120);
+  for (cka::Estimator e : kCkaEstimators)
+    for (cka::Kernel k : GetParam().kernels) {
+      SCOPED_TRACE(setting(e, k));
+      for (int64_t batch : {int64_t{40}, int64_t{32}, int64_t{120}}) {  // 32: a short last batch of 24
+        const Tensor m = minibatch(l, batch, options(e, k)).matrix;
+        for (int64_t i = 0; i < m.size(0); ++i) {
+          EXPECT_EQ(at(m, i, i), 1.0) << "layer " << i;
+          for (int64_t j = 0; j < m.size(1); ++j) EXPECT_EQ(at(m, i, j), at(m, j, i));
+        }
+        const double tol = GetParam().invariance;
+        EXPECT_NEAR(at(m, 0, 1), 1.0, tol) << "orthogonal map";
+        EXPECT_NEAR(at(m, 0, 2), 1.0, tol) << "isotropic scaling";
+        EXPECT_LT(at(m, 0, 3), 0.98) << "a generic invertible map changes CKA";
+        EXPECT_LT(at(m, 0, 4), 0.99);
+        EXPECT_GT(at(m, 0, 4), 0.3);
+      }
+    }
+}
+
+TEST_P(CkaOnDevice, CrossModelEqualsBlockOfJointMatrix) {
+  const int64_t n = 90;
+  const Tensor base = gaussian({n, 16}, 8);
+  std::vector<Tensor> a = {base, gaussian({n, 10}, 9), scaled(base, 0.5f)};
+  std::vector<Tensor> b = {gaussian({n, 6}, 10), matmul(base, random_orthogonal(16, 11), 16)};
+  std::vector<Tensor> joint = a;
+  joint.insert(joint.end(), b.begin(), b.end());
+  for (cka::Estimator e : kCkaEstimators)
+    for (cka::Kernel k : GetParam().kernels) {
+      SCOPED_TRACE(setting(e, k));
+      const Tensor j = minibatch(joint, 32, options(e, k)).matrix;
+      const Tensor c = minibatch(a, 32, options(e, k), &b).matrix;
+      ASSERT_EQ(c.shape(), (Shape{3, 2}));
+      for (int64_t p = 0; p < 3; ++p)
+        for (int64_t q = 0; q < 2; ++q) EXPECT_NEAR(at(c, p, q), at(j, p, 3 + q), GetParam().joint);
+      EXPECT_TRUE(matrices_near(c, minibatch(a, 32, on_cpu(options(e, k)), &b).matrix, GetParam().cpu));
+      EXPECT_NEAR(at(c, 0, 1), 1.0, GetParam().invariance);
+    }
+}
+
+// A memory budget too small for all Grams processes the layers in groups with the same result.
+TEST_P(CkaOnDevice, LayerGroupsGiveTheSameMatrix) {
+  const int64_t n = 64;
+  std::vector<Tensor> a, b;
+  for (uint64_t i = 0; i < 5; ++i) a.push_back(gaussian({n, int64_t(4 + 3 * i)}, 20 + i));
+  for (uint64_t i = 0; i < 3; ++i) b.push_back(gaussian({n, int64_t(5 + i)}, 30 + i));
+  a[3] = scaled(a[1], 2.f);
+  for (cka::Estimator e : kCkaEstimators) {
+    SCOPED_TRACE(cka::estimator_name(e));
+    const Tensor joint = minibatch(a, 20, options(e)).matrix, cross = minibatch(a, 20, options(e), &b).matrix;
+    const size_t row = cka::MinibatchCka({"x"}, {}, options(e)).gram_row_bytes(20);
+    for (size_t budget : {size_t{1}, 2 * row, 5 * row}) {  // one layer, one, two layers per group
+      const cka::CkaOptions small = options(e, cka::Kernel::Linear, budget);
+      EXPECT_TRUE(matrices_near(minibatch(a, 20, small).matrix, joint, GetParam().groups)) << budget;
+      EXPECT_TRUE(matrices_near(minibatch(a, 20, small, &b).matrix, cross, GetParam().groups)) << budget;
+    }
+    EXPECT_TRUE(matrices_near(joint, minibatch(a, 20, on_cpu(options(e))).matrix, GetParam().cpu_small));
+  }
+}
+
+TEST_P(CkaOnDevice, ZeroVarianceLayerIsNanWithAWarning) {
+  const int64_t n = 48;
+  const Device dev = GetParam().device;
+  const Tensor x = gaussian({n, 8}, 40), y = gaussian({n, 6}, 41),
+               constant = Tensor::full({n, 3, 2, 2}, 0.25);
+  for (cka::Estimator e : kCkaEstimators) {
+    cka::MinibatchCka acc({"x", "dead_relu", "y"}, {}, options(e));
+    cka::MinibatchCka ref({"x", "y"}, {}, options(e));
+    for (int64_t r0 = 0; r0 < n; r0 += 16) {
+      // y stays on the CPU: a backend on another device uploads it.
+      acc.add_batch(
+          {rows(x, r0, r0 + 16).to(dev), rows(constant, r0, r0 + 16).to(dev), rows(y, r0, r0 + 16)});
+      ref.add_batch({rows(x, r0, r0 + 16), rows(y, r0, r0 + 16)});
+    }
+    const cka::CkaMatrix m = acc.result();
+    ASSERT_EQ(m.warnings.size(), 1u);
+    EXPECT_NE(m.warnings[0].find("'dead_relu'"), std::string::npos) << m.warnings[0];
+    for (int64_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(std::isnan(at(m.matrix, 1, i)));
+      EXPECT_TRUE(std::isnan(at(m.matrix, i, 1)));
+    }
+    EXPECT_NEAR(at(m.matrix, 0, 2), at(ref.result().matrix, 0, 1), GetParam().shape);
+    EXPECT_EQ(at(m.matrix, 0, 0), 1.0);
+    EXPECT_EQ(at(m.matrix, 2, 2), 1.0);
+  }
+}
+
+TEST_P(CkaOnDevice, ShortBatchesAndBadShapes) {
+  const cka::CkaOptions o = options(cka::Estimator::Unbiased);
+  cka::MinibatchCka acc({"x", "y"}, {}, o);
+  acc.add_batch({gaussian({8, 3}, 50), gaussian({8, 2}, 51)});
+  acc.add_batch(
+      {gaussian({3, 3}, 52), gaussian({3, 2}, 53)});  // too short for the unbiased estimator: skipped
+  EXPECT_EQ(acc.batches(), 1);
+  EXPECT_EQ(acc.samples(), 8);
+  const cka::CkaMatrix m = acc.result();
+  ASSERT_EQ(m.warnings.size(), 1u);
+  EXPECT_NE(m.warnings[0].find("3 samples"), std::string::npos);
+  // Layers disagreeing on the batch's sample count: the error names the layer, the sums stay as they were.
+  try {
+    acc.add_batch({gaussian({8, 3}, 54), gaussian({7, 2}, 55)});
+    FAIL() << "expected an error";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("'y'"), std::string::npos) << err.what();
+  }
+  EXPECT_EQ(acc.batches(), 1);
+  EXPECT_EQ(at(acc.result().matrix, 0, 1), at(m.matrix, 0, 1)) << "a failed batch leaves the sums unchanged";
+  EXPECT_THROW(cka::MinibatchCka({}, {}, o), Error);
+  EXPECT_THROW(cka::full_cka({"x"}, {gaussian({3, 4}, 56)}, nullptr, nullptr, o), Error);  // too few samples
+  EXPECT_THROW(cka::MinibatchCka({"x"}, {}, o).result(), Error);  // nothing accumulated
+  // RBF runs on the CPU whatever the device.
+  EXPECT_EQ(cka::MinibatchCka({"x"}, {}, options(cka::Estimator::Biased, cka::Kernel::Rbf)).device(),
+            Device::cpu());
+}
+
+}  // namespace biascka::test
