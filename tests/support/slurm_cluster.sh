@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # A private single-node Slurm cluster for tests (sourced by tests/test_slurm.sh): its own munged, slurmctld
 # and slurmd, configured by a generated slurm.conf whose state, spool, logs, sockets and munge key all live
-# under one folder, listening on free localhost ports; nothing of /etc/slurm, /etc/munge or /run is used. The
+# under one folder, on free ports; nothing of /etc/slurm, /etc/munge or /run is used. Clients and daemons talk
+# over 127.0.0.1, but the daemons listen on every address: Slurm's NoInAddrAny/NoCtldInAddrAny bind to the
+# address this machine's name resolves to (Debian's /etc/hosts says 127.0.1.1), where 127.0.0.1 clients are
+# refused. Every message is authenticated with the munge key made for this cluster. The
 # node has the machine's CPUs, half its memory and one pretend GPU (gres.conf below).
 #
 #   slurm_cluster_missing             prints what is not installed ("" when the cluster can run)
@@ -48,7 +51,6 @@ ClusterName=biascka-test
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -113,6 +115,13 @@ _slurm_wait_for() {  # SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s
 _slurm_node_idle() { [ "$(sinfo -h -n localhost -o %T 2>/dev/null)" = idle ]; }
 
 slurm_cluster_start() {
+  # slurmctld resolves this machine's own name when it opens its port (even with every address given as
+  # 127.0.0.1); say so plainly instead of a daemon log full of getaddrinfo errors.
+  if ! getent hosts "$(hostname)" >/dev/null; then
+    echo "slurm_cluster: this machine cannot resolve its own name '$(hostname)' (no /etc/hosts entry or" \
+      "DNS record), which slurmctld needs; add '127.0.1.1 $(hostname)' to /etc/hosts" >&2
+    return 1
+  fi
   SLURM_CLUSTER_DIR=$1
   export BIASCKA_SLURM_CLUSTER=$1  # inherited by the daemons and, through sbatch, by every job
   local d=$SLURM_CLUSTER_DIR
