@@ -294,7 +294,7 @@ class Run {
     for (int64_t step = skip; train_loader_.next(batch); ++step) {
       stepper.run(batch);
       images_timed += batch.size();
-      if (!dev_.is_cuda() ||
+      if (!device_is_asynchronous(dev_) ||
           progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
         const EpochSums s = sums_now();
         progress.update(step + 1, images_timed,
@@ -534,7 +534,7 @@ TrainResult train(const TrainOptions& given, bool resume, const RunLock& lock) {
   }
   const Device dev = Device::parse(o.device);
   require_device(dev);
-  set_allow_tf32(!o.no_tf32);
+  set_math_mode(dev, o.no_tf32 ? MathMode::Exact : MathMode::Tf32);
   try {
     Run run(o, resume);
     return run.run();
