@@ -1,5 +1,7 @@
 #include "engine/step_graph.h"
 
+#include <utility>
+
 #include "engine/error.h"
 
 namespace biascka {
