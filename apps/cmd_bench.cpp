@@ -12,16 +12,13 @@
 #include "engine/adam.h"
 #include "engine/allocator.h"
 #include "engine/autograd.h"
-#include "engine/ops/conv2d.h"
+#include "engine/device.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
 #include "workflows/option_limits.h"
 #include "workflows/train_step.h"
-#ifdef BIASCKA_WITH_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace biascka::app {
 
@@ -38,7 +35,7 @@ void bench_train(const BenchOpts& o) {
   const Device dev = Device::parse(o.device);
   require_device(dev);
   if (o.threads > 0) set_cpu_threads(o.threads);
-  set_allow_tf32(!o.no_tf32);
+  set_math_mode(dev, o.no_tf32 ? MathMode::Exact : MathMode::Tf32);
   ResNet18Config cfg;
   cfg.num_classes = o.classes;
   cfg.cifar_stem = o.cifar_stem;
@@ -65,21 +62,16 @@ void bench_train(const BenchOpts& o) {
   for (int i = 0; i < o.warmup; ++i) step();
   device_synchronize(dev);
   size_t peak = 0, peak_in_use = 0;
-#ifdef BIASCKA_WITH_CUDA
-  if (dev.is_cuda()) cuda::allocator(dev.index).reset_peak();
-#endif
+  reset_peak_memory(dev);
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < o.steps; ++i) step();
   device_synchronize(dev);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-#ifdef BIASCKA_WITH_CUDA
-  // Device memory held: what the allocator obtained from the driver (the graph's private pool included,
+  // Device memory held: what the allocator obtained from the device (a graph's private pool included,
   // which `in use` does not count once capture has ended).
-  if (dev.is_cuda()) {
-    peak = cuda::allocator(dev.index).stats().peak_reserved;
-    peak_in_use = cuda::allocator(dev.index).stats().peak_in_use;
-  }
-#endif
+  const AllocatorStats mem = device_memory_stats(dev);
+  peak = mem.peak_reserved;
+  peak_in_use = mem.peak_in_use;
   const double ips = static_cast<double>(o.batch) * o.steps / secs;
   if (o.json) {
     nlohmann::json j = {{"framework", "biascka"},
@@ -91,11 +83,9 @@ void bench_train(const BenchOpts& o) {
                         {"threads", cpu_threads()},
                         {"seconds", secs},
                         {"images_per_s", ips}};
-    if (dev.is_cuda()) {
-      j["peak_device_bytes"] = peak;
-      j["peak_in_use_bytes"] = peak_in_use;
-      j["cuda_graph"] = trainer.graph_active();
-    }
+    j["peak_device_bytes"] = peak;
+    j["peak_in_use_bytes"] = peak_in_use;
+    j["cuda_graph"] = trainer.graph_active();
     std::printf("%s\n", j.dump().c_str());
   }
   std::printf("images/s: %.1f\n", ips);

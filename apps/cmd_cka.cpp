@@ -117,7 +117,7 @@ void add_cka_command(CLI::App& root) {
     require_device(dev);
     co.device = dev;
     co.tf32 = !o->no_tf32;
-    set_allow_tf32(!o->no_tf32);
+    set_math_mode(dev, o->no_tf32 ? MathMode::Exact : MathMode::Tf32);
     BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
                   cka::estimator_name(co.estimator), " estimator needs at least ",
                   cka::min_batch(co.estimator), " samples per batch");
@@ -165,13 +165,13 @@ void add_cka_command(CLI::App& root) {
     }
     for (const std::string& w : r.warnings) workflows::warn(w);
     const std::vector<std::string> written = cka::write_cka_outputs(o->out, r);
-    std::printf(
-        "%s\n%zu x %zu layers over %lld batch%s on %s: forward %.2f s, Grams %.2f s, HSIC %.2f s%s\n",
-        cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(), static_cast<long long>(r.batches),
-        r.batches == 1 ? "" : "es",
-        co.device.is_cuda() && co.kernel.kind == cka::Kernel::Linear ? dev.str().c_str() : "cpu", r.forward_s,
-        r.timing.gram_s, r.timing.hsic_s,
-        co.device.is_cuda() && co.kernel.kind == cka::Kernel::Linear ? " (GPU time, overlapping)" : "");
+    // The linear CKA runs on an asynchronous device's queue (its times overlap the forward passes).
+    const bool on_device = device_is_asynchronous(co.device) && co.kernel.kind == cka::Kernel::Linear;
+    std::printf("%s\n%zu x %zu layers over %lld batch%s on %s: forward %.2f s, Grams %.2f s, HSIC %.2f s%s\n",
+                cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(),
+                static_cast<long long>(r.batches), r.batches == 1 ? "" : "es",
+                on_device ? dev.str().c_str() : "cpu", r.forward_s, r.timing.gram_s, r.timing.hsic_s,
+                on_device ? " (GPU time, overlapping)" : "");
     std::string files;
     for (const std::string& f : written) files += (files.empty() ? "" : ", ") + f;
     std::printf("wrote %s/%s\n", workflows::printable(o->out).c_str(), files.c_str());

@@ -8,6 +8,8 @@
 // the program registers nothing and says why.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -87,6 +89,12 @@ std::vector<std::pair<int64_t, int64_t>> bn_shapes(const Config& cfg) {
   return out;
 }
 
+// Batch norm's reduction scratch (the CUDA backend takes it from the caching allocator per call).
+Tensor bn_scratch(int64_t m, int64_t c) {
+  return Tensor::empty({std::max<int64_t>(kernels::batch_norm_scratch_doubles(m, c), 1)}, DType::F64,
+                       Device::cuda(0));
+}
+
 void register_batch_norm(const Config& cfg) {
   for (auto [m, c] : bn_shapes(cfg)) {
     const std::string shape = std::string(cfg.name) + "/m" + std::to_string(m) + "_c" + std::to_string(c);
@@ -96,11 +104,13 @@ void register_batch_norm(const Config& cfg) {
           const Tensor x = gpu_rand({m, c}, 1), gamma = gpu_rand({c}, 2), beta = gpu_rand({c}, 3);
           Tensor y = gpu_empty({m, c}), mean = gpu_empty({c}), invstd = gpu_empty({c}), rm = gpu_rand({c}, 4),
                  rv = gpu_rand({c}, 5);
+          const Tensor scratch = bn_scratch(m, c);
           // Reads x twice (statistics, then normalisation), writes y.
           time_gpu(st, 3.0 * m * c * 4, [&](cudaStream_t s) {
             kernels::batch_norm_forward(x.data<float>(), gamma.data<float>(), beta.data<float>(),
                                         y.data<float>(), mean.data<float>(), invstd.data<float>(),
-                                        rm.data<float>(), rv.data<float>(), m, c, true, 0.1f, 1e-5f, s);
+                                        rm.data<float>(), rv.data<float>(), m, c, true, 0.1f, 1e-5f,
+                                        scratch.data<double>(), scratch.numel(), s);
           });
         })
         ->UseManualTime()
@@ -111,11 +121,13 @@ void register_batch_norm(const Config& cfg) {
           const Tensor x = gpu_rand({m, c}, 1), dy = gpu_rand({m, c}, 6), gamma = gpu_rand({c}, 2);
           const Tensor mean = gpu_rand({c}, 7), invstd = Tensor::full({c}, 1.0, DType::F32, Device::cuda(0));
           Tensor dx = gpu_empty({m, c}), dg = gpu_empty({c}), db = gpu_empty({c});
+          const Tensor scratch = bn_scratch(m, c);
           // Reads dy and x twice (sums, then dx), writes dx.
           time_gpu(st, 5.0 * m * c * 4, [&](cudaStream_t s) {
             kernels::batch_norm_backward(dy.data<float>(), x.data<float>(), gamma.data<float>(),
                                          mean.data<float>(), invstd.data<float>(), dx.data<float>(),
-                                         dg.data<float>(), db.data<float>(), m, c, true, s);
+                                         dg.data<float>(), db.data<float>(), m, c, true,
+                                         scratch.data<double>(), scratch.numel(), s);
           });
         })
         ->UseManualTime()

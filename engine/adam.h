@@ -1,8 +1,8 @@
 #pragma once
 // Adam with torch.optim.Adam's semantics (not AdamW): the L2 term is added to the gradient,
 // m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2, p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps).
-// On the GPU one fused multi-tensor kernel updates every parameter, and the step count lives on the
-// device so that the update can be captured in a CUDA graph.
+// One multi-tensor backend entry updates every parameter (on the GPU one fused kernel), and the step count
+// lives on the device so that the update can be captured in a CUDA graph.
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -24,7 +24,6 @@ struct AdamOptions {
 class Adam {
  public:
   Adam(NamedTensors params, AdamOptions opt = {});
-  ~Adam();
   Adam(const Adam&) = delete;
   Adam& operator=(const Adam&) = delete;
 
@@ -42,13 +41,17 @@ class Adam {
   void load_state(const TensorFile& file);
 
  private:
-  void ensure_state();
+  // The backend's table of (param, grad, moments) pointers in device memory, rebuilt when a gradient
+  // buffer moved (on the CPU every step: zero_grad drops the gradients; on the GPU only at the start).
+  void rebuild_table();
   NamedTensors params_;
   AdamOptions opt_;
   std::vector<Tensor> exp_avg_, exp_avg_sq_;
-  Tensor step_;       // I64 [] on the parameters' device
-  struct DeviceList;  // the CUDA kernel's pointer table (engine/adam.cpp)
-  DeviceList* device_list_ = nullptr;
+  Tensor step_;                           // I64 [] on the parameters' device
+  Tensor table_;                          // U8 bytes of AdamTensor[table_count_]
+  std::vector<const void*> table_grads_;  // the grad pointers table_ was built with
+  int table_count_ = 0;
+  int64_t table_max_numel_ = 0;
 };
 
 }  // namespace biascka

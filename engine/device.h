@@ -40,4 +40,19 @@ void device_free(Device d, void* p);
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);
 // Waits for all queued work on `d` (no-op on CPU).
 void device_synchronize(Device d);
+
+// The math of a device's convolutions and matrix products (cuDNN, cuBLAS, the CUDA CKA): TF32 tensor
+// cores (the default on a GPU, as PyTorch's cuDNN) or exact FP32. Owned by the device's context; the CPU
+// always computes exact FP32 and ignores the setting.
+enum class MathMode { Tf32, Exact };
+void set_math_mode(Device d, MathMode mode);
+MathMode math_mode(Device d);
+// True when reading a result of `d` back to the host waits for queued work (a GPU), false when the work is
+// done when the call returns (the CPU): callers use it to read running totals only when that is free.
+bool device_is_asynchronous(Device d);
+// The device allocator's statistics (engine/allocator.h; the CPU's pool allocator's on the CPU) and the
+// reset of its peaks.
+struct AllocatorStats;
+AllocatorStats device_memory_stats(Device d);
+void reset_peak_memory(Device d);
 }  // namespace biascka

@@ -1,11 +1,11 @@
-// torch.optim.Adam over every parameter in one launch. CPU twin: engine/adam.cpp (cpu::adam_update).
+// torch.optim.Adam over every parameter in one launch. CPU twin: engine/ops/cpu/adam.cpp.
 // blockIdx.y picks the tensor, blockIdx.x strides over its elements. The step count is read from device
 // memory after a one-thread kernel has incremented it, so nothing here depends on host state that changes
 // between steps: the pair can be captured in a CUDA graph and replayed.
 #include <cmath>
 
-#include "engine/error.h"
 #include "kernels/common.cuh"
+#include "kernels/error.h"
 #include "kernels/kernels.h"
 #include "kernels/launch.cuh"
 
@@ -75,8 +75,8 @@ __global__ void adam_increment_kernel(int64_t* step) { *step += 1; }
 
 void adam_step(const AdamTensor* tensors, int count, int64_t max_numel, int64_t* step, float lr, float beta1,
                float beta2, float eps, float weight_decay, cudaStream_t s) {
-  BIASCKA_CHECK(count >= 0 && count <= kMaxGridY, "kernels::adam_step: ", count, " tensors (at most ",
-                kMaxGridY, " per launch)");
+  BIASCKA_KERNEL_CHECK(count >= 0 && count <= kMaxGridY, "kernels::adam_step: ", count, " tensors (at most ",
+                       kMaxGridY, " per launch)");
   // The step counts even when no parameter has a gradient, as in the twin.
   launch("adam_step increment", adam_increment_kernel, 1, 1, 0, s, step);
 

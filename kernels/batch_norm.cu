@@ -1,4 +1,5 @@
-// Batch normalisation over [m, c] channels-last. CPU twins: engine/ops/batch_norm.cpp (cpu::batch_norm_*).
+// Batch normalisation over [m, c] channels-last. CPU twins: engine/ops/cpu/batch_norm.cpp; the per-channel
+// finalisation is kernels/batch_norm_math.h, shared with them.
 //
 // The per-channel sums (forward: x and x^2; backward: dy and dy * xhat) are taken in double, as the CPU
 // twin does, and without float atomics, so results are reproducible run to run:
@@ -9,17 +10,15 @@
 // Rows are contiguous channel vectors, so a warp reads whole row segments (float4 when the channel count
 // and pointers allow): one layout serves both m large / c = 64 (the stem at 224 px) and m small / c = 512.
 //
-// The partials need scratch memory and the launch functions take none, so pass 1 writes them into the
-// output that pass 3 overwrites afterwards (y forward, dx backward; stream order makes this safe, and
-// the outputs must not alias the inputs). With
-// at least kMinRowsPerBlock rows per block the partials (16 bytes per channel and block) always fit in
-// that output (4 bytes per channel and row). When a single block covers all rows, or there is no such
-// output (backward with dx not wanted, or dgamma/dbeta missing where pass 3 needs their sums), one block
-// per channel tile does all three passes (exact, but slow for large m; ResNet18 never takes it for large m).
+// The partials (16 bytes per channel and block) live in the caller's scratch (batch_norm_scratch_doubles
+// says how much). When a single block covers all rows, the scratch is missing or too small, or backward
+// cannot take the split path (dx not wanted, or dgamma/dbeta missing where pass 3 needs their sums), one
+// block per channel tile does all three passes (exact, but slow for large m).
 #include <cmath>
 
-#include "engine/error.h"
+#include "kernels/batch_norm_math.h"
 #include "kernels/common.cuh"
+#include "kernels/error.h"
 #include "kernels/kernels.h"
 #include "kernels/launch.cuh"
 
@@ -29,7 +28,7 @@ namespace {
 
 constexpr int kMaxGroups = 32;            // channel groups per tile: a warp spans at most one tile row
 constexpr int kMaxTile = kMaxGroups * 4;  // channels per tile (V = 4)
-constexpr int64_t kMinRowsPerBlock = 32;  // keeps pass-1 partials smaller than the output they borrow
+constexpr int64_t kMinRowsPerBlock = 32;  // rows per pass-1 block at least: few partials per channel
 constexpr int kReduceBlocksPerSm = 4;     // pass 1: enough blocks to fill the GPU, few partials
 constexpr int kApplyBlocksPerSm = 8;
 constexpr int kCombineThreads = 256;
@@ -136,17 +135,9 @@ struct ForwardFinalize {
   float *mean, *invstd, *running_mean, *running_var;
   int64_t m;
   float momentum, eps;
-  // Exactly the CPU twin's double arithmetic: biased variance clamped at 0 (std::max(0.0, v) maps NaN to 0),
-  // running_var fed with the unbiased variance.
   __device__ void operator()(int64_t j, double s1, double s2) const {
-    const double mu = s1 / m;
-    const double v = s2 / m - mu * mu;
-    const double var = 0.0 < v ? v : 0.0;
-    mean[j] = static_cast<float>(mu);
-    invstd[j] = static_cast<float>(1.0 / sqrt(var + eps));
-    const double unbiased = m > 1 ? var * m / (m - 1) : var;
-    running_mean[j] = static_cast<float>((1.0 - momentum) * running_mean[j] + momentum * mu);
-    running_var[j] = static_cast<float>((1.0 - momentum) * running_var[j] + momentum * unbiased);
+    batch_norm_math::finalize_train(s1, s2, m, momentum, eps, &mean[j], &invstd[j], &running_mean[j],
+                                    &running_var[j]);
   }
 };
 
@@ -199,15 +190,16 @@ struct BackwardApply {
     for (int k = 0; k < V; ++k) {
       mu[k] = mean[j + k];
       is[k] = invstd[j + k];
-      const float gi = gamma[j + k] * is[k];
-      k1[k] = gi;
-      k2[k] = k3[k] = 0.f;
+      double s_dx = 0, s_dy = 0;
       if (training) {
-        const double s_dx = sdx ? sdx[j + k - tile_base] : double(fsdx[j + k]);
-        const double s_dy = sdy ? sdy[j + k - tile_base] : double(fsdy[j + k]);
-        k2[k] = static_cast<float>(gi * s_dx / m);
-        k3[k] = static_cast<float>(gi * s_dy / m);
+        s_dx = sdx ? sdx[j + k - tile_base] : double(fsdx[j + k]);
+        s_dy = sdy ? sdy[j + k - tile_base] : double(fsdy[j + k]);
       }
+      const batch_norm_math::DxCoefficients co =
+          batch_norm_math::dx_coefficients(gamma[j + k], is[k], s_dy, s_dx, m, training);
+      k1[k] = co.k1;
+      k2[k] = co.k2;
+      k3[k] = co.k3;
     }
   }
   __device__ void row(int64_t off) const {
@@ -329,8 +321,7 @@ __global__ void backward_fused_kernel(BackwardTerms<V> terms, const float* gamma
 __global__ void eval_stats_kernel(const float* running_mean, const float* running_var, float* mean,
                                   float* invstd, int64_t c, float eps) {
   BIASCKA_GRID_STRIDE(j, c) {
-    mean[j] = running_mean[j];
-    invstd[j] = static_cast<float>(1.0 / sqrt(double(running_var[j]) + eps));
+    batch_norm_math::finalize_eval(running_mean[j], running_var[j], eps, &mean[j], &invstd[j]);
   }
 }
 
@@ -354,13 +345,10 @@ int64_t reduce_row_blocks(int64_t m, const Geometry& g, int64_t* rows_per_block)
   return rb;
 }
 
-// Partials borrowed from `out` (m * c floats): 8-byte aligned start, or null when they would not fit.
-double* borrow_partials(float* out, int64_t m, int64_t c, int64_t row_blocks) {
-  if (!out) return nullptr;
-  const uintptr_t p = reinterpret_cast<uintptr_t>(out), a = (p + 7) / 8 * 8;
-  const uint64_t have = uint64_t(m) * uint64_t(c) * sizeof(float);
-  const uint64_t need = uint64_t(row_blocks) * 2 * uint64_t(c) * sizeof(double) + (a - p);
-  return need <= have ? reinterpret_cast<double*>(a) : nullptr;
+// The partials of pass 1 (two sums per channel and row block) in the caller's scratch, or null when they
+// would not fit.
+double* partials_in(double* scratch, int64_t scratch_doubles, int64_t c, int64_t row_blocks) {
+  return scratch && row_blocks * 2 * c <= scratch_doubles ? scratch : nullptr;
 }
 
 unsigned combine_blocks(int64_t c) { return static_cast<unsigned>(std::min<int64_t>(c, 1 << 20)); }
@@ -373,7 +361,8 @@ int64_t apply_row_blocks(int64_t m, const Geometry& g) {
 template <int V>
 void forward_impl(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
                   float* save_invstd, float* running_mean, float* running_var, int64_t m, int64_t c,
-                  bool training, float momentum, float eps, cudaStream_t s) {
+                  bool training, float momentum, float eps, double* scratch, int64_t scratch_doubles,
+                  cudaStream_t s) {
   const Geometry g = geometry(c, V);
   if (!training) {
     launch("batch_norm eval_stats", eval_stats_kernel, blocks_for(c), kThreads, 0, s, running_mean,
@@ -385,11 +374,11 @@ void forward_impl(const float* x, const float* gamma, const float* beta, float* 
            ForwardApply<V>{x, gamma, beta, save_mean, save_invstd, y}, m, c, g.groups, g.lanes);
     return;
   }
-  if (m == 0) fail("kernels::batch_norm_forward: training needs at least one row");
+  if (m == 0) kernel_fail("kernels::batch_norm_forward: training needs at least one row");
   const ForwardFinalize fin{save_mean, save_invstd, running_mean, running_var, m, momentum, eps};
   int64_t rpb = 0;
   const int64_t rb = reduce_row_blocks(m, g, &rpb);
-  double* partials = rb > 1 ? borrow_partials(y, m, c, rb) : nullptr;
+  double* partials = rb > 1 ? partials_in(scratch, scratch_doubles, c, rb) : nullptr;
   if (!partials) {
     launch("batch_norm forward fused", forward_fused_kernel<V>, grid2(g.tiles, 1), kThreads, 0, s, x, gamma,
            beta, y, fin, m, c, g.groups, g.lanes);
@@ -406,7 +395,7 @@ void forward_impl(const float* x, const float* gamma, const float* beta, float* 
 template <int V>
 void backward_impl(const float* dy, const float* x, const float* gamma, const float* save_mean,
                    const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t m, int64_t c,
-                   bool training, cudaStream_t s) {
+                   bool training, double* scratch, int64_t scratch_doubles, cudaStream_t s) {
   const Geometry g = geometry(c, V);
   const BackwardTerms<V> terms{dy, x, save_mean, save_invstd};
   const BackwardFinalize fin{dgamma, dbeta};
@@ -424,7 +413,7 @@ void backward_impl(const float* dy, const float* x, const float* gamma, const fl
   const int64_t rb = reduce_row_blocks(std::max<int64_t>(m, 1), g, &rpb);
   // Pass 3 in training reads the sums back from dgamma and dbeta, so the multi-block path needs both.
   const bool can_split = rb > 1 && dx && (!training || (dgamma && dbeta));
-  double* partials = can_split ? borrow_partials(dx, m, c, rb) : nullptr;
+  double* partials = can_split ? partials_in(scratch, scratch_doubles, c, rb) : nullptr;
   if (!partials) {
     launch("batch_norm backward fused", backward_fused_kernel<V>, grid2(g.tiles, 1), kThreads, 0, s, terms,
            gamma, dx, fin, m, c, g.groups, g.lanes, training);
@@ -443,31 +432,39 @@ void backward_impl(const float* dy, const float* x, const float* gamma, const fl
 
 }  // namespace
 
+int64_t batch_norm_scratch_doubles(int64_t m, int64_t c) {
+  if (m <= 0 || c <= 0) return 0;
+  int64_t most = 0, rpb = 0;
+  for (int v : {1, 4}) most = std::max(most, reduce_row_blocks(m, geometry(c, v), &rpb) * 2 * c);
+  return most;
+}
+
 void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
                         float* save_invstd, float* running_mean, float* running_var, int64_t m, int64_t c,
-                        bool training, float momentum, float eps, cudaStream_t s) {
+                        bool training, float momentum, float eps, double* scratch, int64_t scratch_doubles,
+                        cudaStream_t s) {
   if (c <= 0) return;
-  // y holds pass 1's partials while x is still being read.
-  BIASCKA_CHECK(static_cast<const float*>(y) != x, "kernels::batch_norm_forward: y must not alias x");
+  BIASCKA_KERNEL_CHECK(static_cast<const float*>(y) != x, "kernels::batch_norm_forward: y must not alias x");
   if (c % 4 == 0 && aligned_to(16, x, y))
     forward_impl<4>(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, m, c, training,
-                    momentum, eps, s);
+                    momentum, eps, scratch, scratch_doubles, s);
   else
     forward_impl<1>(x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, m, c, training,
-                    momentum, eps, s);
+                    momentum, eps, scratch, scratch_doubles, s);
 }
 
 void batch_norm_backward(const float* dy, const float* x, const float* gamma, const float* save_mean,
                          const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t m,
-                         int64_t c, bool training, cudaStream_t s) {
+                         int64_t c, bool training, double* scratch, int64_t scratch_doubles, cudaStream_t s) {
   if (c <= 0) return;
-  // dx holds pass 1's partials while dy and x are still being read.
-  BIASCKA_CHECK(!dx || (static_cast<const float*>(dx) != dy && static_cast<const float*>(dx) != x),
-                "kernels::batch_norm_backward: dx must not alias dy or x");
+  BIASCKA_KERNEL_CHECK(!dx || (static_cast<const float*>(dx) != dy && static_cast<const float*>(dx) != x),
+                       "kernels::batch_norm_backward: dx must not alias dy or x");
   if (c % 4 == 0 && aligned_to(16, dy, x, static_cast<const float*>(dx)))
-    backward_impl<4>(dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, m, c, training, s);
+    backward_impl<4>(dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, m, c, training, scratch,
+                     scratch_doubles, s);
   else
-    backward_impl<1>(dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, m, c, training, s);
+    backward_impl<1>(dy, x, gamma, save_mean, save_invstd, dx, dgamma, dbeta, m, c, training, scratch,
+                     scratch_doubles, s);
 }
 
 }  // namespace biascka::kernels

@@ -67,12 +67,12 @@ __device__ __forceinline__ T* dynamic_smem() {
 #endif
 }
 
-// Throws a biascka::Error naming the kernel when grid or block exceed the device limits above (dynamic
+// Throws a kernels::KernelError naming the kernel when grid or block exceed the device limits above (dynamic
 // shared memory beyond the opt-in is the runtime's to refuse: the opt-in is per kernel).
 void check_launch_config(const char* kernel, dim3 grid, dim3 block);
 
-// Reports a launch failure (bad configuration) at the call site as a biascka::Error; execution errors
-// surface at the next synchronisation.
+// Reports a launch failure (bad configuration) at the call site as a kernels::KernelError (kernels/error.h);
+// execution errors surface at the next synchronisation.
 void check_launch(const char* kernel, const char* file, int line);
 
 }  // namespace biascka::kernels

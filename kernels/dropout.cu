@@ -1,4 +1,4 @@
-// Dropout with the Philox mask of kernels/philox.h. CPU twin: engine/ops/dropout.cpp. Element i keeps its
+// Dropout with the Philox mask of kernels/philox.h. CPU twin: engine/ops/cpu/dropout.cpp. Element i keeps its
 // value when uniform(seed, base + i) >= p with base = *counter_end - n read from the device, so both
 // devices draw the same mask bit for bit; the scale is computed once on the host exactly as the twin does.
 #include "kernels/common.cuh"

@@ -1,8 +1,8 @@
-// Elementwise kernels. CPU twins: engine/ops/elementwise.cpp, engine/ops/layout.cpp.
+// Elementwise kernels. CPU twins: engine/ops/cpu/elementwise.cpp.
 #include <string>
 
-#include "engine/error.h"
 #include "kernels/common.cuh"
+#include "kernels/error.h"
 #include "kernels/kernels.h"
 #include "kernels/launch.cuh"
 
@@ -92,7 +92,7 @@ void fill(void* x, int64_t n, int elem_size, uint64_t bits, cudaStream_t s) {
     case 8:
       return launch_map("fill", n, s, Fill<uint64_t>{static_cast<uint64_t*>(x), uint64_t(bits)});
     default:
-      fail("kernels::fill: element size ", elem_size, " is not 1, 4 or 8");
+      kernel_fail("kernels::fill: element size ", elem_size, " is not 1, 4 or 8");
   }
 }
 

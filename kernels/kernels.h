@@ -1,10 +1,14 @@
 #pragma once
 // Launch functions for every CUDA kernel of biascka: plain C++ signatures (device pointers, sizes, the
-// stream), so engine/, losses/ and cka/ call them without nvcc. Each kernel has a CPU twin in the op
-// that calls it; tests/test_backend_ops.cpp checks every pair.
+// stream), so the CUDA backend (engine/cuda/backend.cpp) and cka/ call them without nvcc. Each kernel has a
+// CPU twin, the CPU backend's entry of the same name (engine/ops/cpu/); tests/test_backend_ops.cpp checks
+// every pair.
 #include <cuda_runtime.h>
 
 #include <cstdint>
+
+#include "kernels/adam_tensor.h"
+#include "kernels/objective_row.h"
 
 namespace biascka::kernels {
 
@@ -26,19 +30,24 @@ void permute_nchw_nhwc(float* out, const float* in, int64_t n, int64_t c, int64_
 void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s);
 void column_sums(float* out, const float* x, int64_t rows, int64_t cols, cudaStream_t s);
 
-// ---- batch_norm.cu ---- (CPU twins: engine/ops/batch_norm.cpp)
+// ---- batch_norm.cu ---- (CPU twins: engine/ops/cpu/batch_norm.cpp)
 // x, y [m, c] (channels last). Training: batch mean and biased variance -> y; save_mean/save_invstd get
 // them; running stats updated in place (momentum, unbiased variance). Eval: running stats normalise and
 // are copied to save_mean / 1/sqrt(var + eps) to save_invstd.
+// scratch (scratch_doubles doubles, device memory not aliasing any argument) holds the multi-block
+// reduction's partial sums; with less than batch_norm_scratch_doubles(m, c) (or none) one block per channel
+// tile does all the work (exact, slow for large m).
+int64_t batch_norm_scratch_doubles(int64_t m, int64_t c);
 void batch_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* save_mean,
                         float* save_invstd, float* running_mean, float* running_var, int64_t m, int64_t c,
-                        bool training, float momentum, float eps, cudaStream_t s);
+                        bool training, float momentum, float eps, double* scratch, int64_t scratch_doubles,
+                        cudaStream_t s);
 // dx, dgamma, dbeta may each be null (not wanted). training selects the batch-statistics formula.
 void batch_norm_backward(const float* dy, const float* x, const float* gamma, const float* save_mean,
                          const float* save_invstd, float* dx, float* dgamma, float* dbeta, int64_t m,
-                         int64_t c, bool training, cudaStream_t s);
+                         int64_t c, bool training, double* scratch, int64_t scratch_doubles, cudaStream_t s);
 
-// ---- pooling.cu ---- (CPU twins: engine/ops/pooling.cpp), NHWC
+// ---- pooling.cu ---- (CPU twins: engine/ops/cpu/pooling.cpp), NHWC
 void max_pool2d_forward(const float* x, float* y, int32_t* argmax, int64_t n, int64_t h, int64_t w, int64_t c,
                         int64_t oh, int64_t ow, int k, int stride, int pad, cudaStream_t s);
 // Gather form (each input pixel sums the windows that chose it, in window order): deterministic.
@@ -47,40 +56,36 @@ void max_pool2d_backward(const float* dy, const int32_t* argmax, float* dx, int6
 void global_avg_pool_forward(const float* x, float* y, int64_t n, int64_t hw, int64_t c, cudaStream_t s);
 void global_avg_pool_backward(const float* dy, float* dx, int64_t n, int64_t hw, int64_t c, cudaStream_t s);
 
-// ---- dropout.cu ---- (CPU twin: engine/ops/dropout.cpp): out = in * keep / (1 - p), keep from philox.h.
+// ---- dropout.cu ---- (CPU twin: engine/ops/cpu/dropout.cpp): out = in * keep / (1 - p), keep from philox.h.
 // Element i's mask is philox(seed, *counter_end - n + i): the counter lives on the device (advanced by
 // increment_i64 before the forward call), so a captured CUDA graph draws new masks at every replay.
 void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed, const int64_t* counter_end,
                    cudaStream_t s);
 
-// ---- softmax.cu ---- (CPU twins: engine/ops/softmax.cpp), rows of [rows, cols]
+// ---- softmax.cu ---- (CPU twins: engine/ops/cpu/softmax.cpp), rows of [rows, cols]
 void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols, bool log, cudaStream_t s);
 void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, int64_t cols, bool log,
                       cudaStream_t s);
 
-// ---- objectives.cu ---- (CPU twin: losses/objectives.cpp cpu::objective_loss_grad)
+// ---- objectives.cu ---- (CPU twins: engine/ops/cpu/objectives.cpp; per row kernels/objective_row.h)
 // One launch: per row the loss and dL/dinput (divided by rows); *loss = mean over rows, summed in a fixed
-// order in double. kind: 0 sce, 1 nll, 2 bce, 3 l1, 4 l2, 5 sos (losses::Kind).
-void objective_loss_grad(int kind, float sos_alpha, float sos_beta, const float* input,
+// order in double.
+void objective_loss_grad(ObjectiveKind kind, float sos_alpha, float sos_beta, const float* input,
                          const int64_t* targets, int64_t rows, int64_t cols, float* grad, double* loss,
                          cudaStream_t s);
-// Adds to counts[0..3]: correct predictions (argmax of logits == target), bias-aligned samples
-// (target == bias), correct aligned, correct conflicting. Integer atomics: exact and order-free.
+// Adds to counts[0..3] (kernels/accuracy.h): correct predictions (argmax of logits == target), bias-aligned
+// samples (target == bias), correct aligned, correct conflicting; and, when confusion is not null, one to
+// confusion[target * cols + prediction] (targets outside [0, cols) are not counted there). Integer
+// atomics: exact and order-free.
 void accuracy_counts(const float* logits, const int64_t* targets, const int64_t* biases, int64_t rows,
-                     int64_t cols, int64_t* counts, cudaStream_t s);
+                     int64_t cols, int64_t* counts, int64_t* confusion, cudaStream_t s);
 
 // One thread: slots[*index] = *value; ++*index. Per-step losses land on the device without a sync, in a
 // form a CUDA graph can replay (the index advances on the device).
 void record_scalar(const double* value, double* slots, int64_t* index, cudaStream_t s);
 
-// ---- adam.cu ---- (CPU twin: engine/adam.cpp)
-struct AdamTensor {
-  float* param;
-  const float* grad;
-  float* exp_avg;
-  float* exp_avg_sq;
-  int64_t numel;
-};
+// ---- adam.cu ---- (CPU twin: engine/ops/cpu/adam.cpp)
+using AdamTensor = ::biascka::AdamTensor;  // kernels/adam_tensor.h
 // `tensors` is a device array of `count` entries, max_numel the largest numel. First *step += 1 (device
 // int64), then every tensor gets torch.optim.Adam's update with t = *step (bias corrections in double).
 void adam_step(const AdamTensor* tensors, int count, int64_t max_numel, int64_t* step, float lr, float beta1,

@@ -3,7 +3,7 @@
 // CUDA build it is the only <<<>>> of the project; in the emulation build (tests/cuda_emu) it hands the grid
 // to the emulated runtime, which runs it when its stream gets there. In both it first checks the
 // configuration against the device limits (so both builds reject the same launches with the same message),
-// and afterwards reports a launch the runtime refused as a biascka::Error naming the kernel.
+// and afterwards reports a launch the runtime refused as a kernels::KernelError naming the kernel.
 #include <cuda_runtime.h>
 
 #include <utility>

@@ -1,4 +1,5 @@
-// The linear layer's bias helpers (the products themselves are cuBLAS). CPU twin: engine/ops/linear.cpp.
+// The linear layer's bias helpers (the products themselves are cuBLAS). CPU twins:
+// engine/ops/cpu/elementwise.cpp.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 #include "kernels/launch.cuh"

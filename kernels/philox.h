@@ -4,11 +4,7 @@
 // mask, and a run is reproducible from its seed without saving any generator state but the offset.
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define BIASCKA_HD __host__ __device__ __forceinline__
-#else
-#define BIASCKA_HD inline
-#endif
+#include "kernels/hd.h"
 
 namespace biascka::philox {
 

@@ -1,4 +1,4 @@
-// Max and global-average pooling over NHWC maps. CPU twins: engine/ops/pooling.cpp. Every kernel does
+// Max and global-average pooling over NHWC maps. CPU twins: engine/ops/cpu/pooling.cpp. Every kernel does
 // the twin's arithmetic in the twin's order (scan order for argmax ties and NaN, ascending windows in the
 // gather backward, a sequential sum for the average), so CPU and GPU agree bit for bit.
 #include <cmath>

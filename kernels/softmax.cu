@@ -1,5 +1,5 @@
 // Row softmax / log-softmax over [rows, cols] (logits: cols = classes, a handful). CPU twins:
-// engine/ops/softmax.cpp. One warp per row: the max and the double sums are warp reductions in a fixed
+// engine/ops/cpu/softmax.cpp. One warp per row: the max and the double sums are warp reductions in a fixed
 // shuffle tree, the arithmetic is the twin's (max subtracted, exp and log in double, rounded once to float).
 #include <cmath>
 

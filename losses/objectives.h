@@ -1,15 +1,18 @@
 #pragma once
 // The paper's six objectives (DESIGN.md, Objectives), each a fused forward+backward: one pass gives the
 // mean loss over the batch and its gradient with respect to the model's output. Numerically stable
-// (log-sum-exp, softplus). CPU and CUDA behind one registry, which the apps and the trainer use by name.
+// (log-sum-exp, softplus), one backend entry per device (engine/backend.h) sharing the per-row arithmetic;
+// behind one registry, which the apps and the trainer use by name.
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/tensor.h"
 
 namespace biascka::losses {
 
-enum class Kind { Sce, Nll, Bce, L1, L2, Sos };
+// The objectives' identities, defined once in the engine beside their per-row arithmetic (ObjectiveKind).
+using Kind = ObjectiveKind;
 
 struct Objective {
   const char* name;  // "sce", "nll", ...

@@ -10,7 +10,6 @@
 #include "engine/error.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/conv2d.h"
-#include "engine/ops/dispatch.h"
 #include "engine/ops/dropout.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/linear.h"
@@ -25,13 +24,6 @@ constexpr int64_t kStageChannels[4] = {64, 128, 256, 512};
 
 std::string block_name(int stage, int b) { return "layer" + std::to_string(stage) + "." + std::to_string(b); }
 
-void increment(Tensor& counter) {
-  if (counter.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::increment_i64(counter.data<int64_t>(), 1, BIASCKA_STREAM(counter)));
-  } else {
-    ++counter.data<int64_t>()[0];
-  }
-}
 }  // namespace
 
 ResNet18::ResNet18(ResNet18Config cfg, uint64_t seed, Device device) : cfg_(cfg), device_(Device::cpu()) {
@@ -114,7 +106,7 @@ Tensor ResNet18::conv(const std::string& prefix, const Tensor& x, int stride, in
 }
 
 Tensor ResNet18::bn(const std::string& p, const Tensor& x) {
-  if (training_) increment(get(p + ".num_batches_tracked"));
+  if (training_) increment_(get(p + ".num_batches_tracked"), 1);
   return batch_norm(x, get(p + ".weight"), get(p + ".bias"), get(p + ".running_mean"),
                     get(p + ".running_var"), {training_, 0.1f, 1e-5f});
 }

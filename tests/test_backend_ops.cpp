@@ -1,7 +1,9 @@
-// CUDA against CPU for every op of engine/ops, in the manner of ggml's test-backend-ops: the same inputs
-// go through the op on both devices, forward outputs and the gradients autograd returns for a random
-// upstream gradient are compared. Then the whole ResNet18 (logits, running statistics, gradients, Adam)
-// and CUDA-graph capture of the kernel launchers. Every test needs a GPU and skips without one.
+// Every backend table (engine/backend.h) against the CPU's, in the manner of ggml's test-backend-ops: the
+// same inputs go through each op on the CPU and on every other device present (each GPU, or the emulated
+// one), forward outputs and the gradients autograd returns for a random upstream gradient are compared;
+// the table entries no op here reaches (objectives, metrics, counters, the device context) are called
+// directly. Then the whole ResNet18 (logits, running statistics, gradients, Adam) and CUDA-graph capture of
+// the kernel launchers. Every test needs a GPU and skips without one.
 //
 // Tolerances, by kind of op:
 // - Exact (tolerance 0): ops whose kernel does the CPU twin's float operations in the same order with no
@@ -20,7 +22,9 @@
 //   moves outputs by O(max|ref|).
 // - Products with TF32 on: operands rounded to 10-bit mantissas (2^-11 ~ 5e-4 relative per product), so
 //   1e-2 * max|ref| + rtol 1e-2, the margin PyTorch's own TF32 tests use.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -28,6 +32,7 @@
 
 #include "engine/adam.h"
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
 #include "engine/ops/batch_norm.h"
@@ -53,6 +58,17 @@ namespace {
 
 const Device kCpu = Device::cpu();
 const Device kGpu = Device::cuda(0);
+
+// Every device present besides the CPU: each has its backend table, checked against the CPU's.
+std::vector<Device> other_devices() {
+  std::vector<Device> out;
+  for (int i = 0; i < cuda_device_count(); ++i) out.push_back(Device::cuda(i));
+  return out;
+}
+
+void set_math_everywhere(MathMode mode) {
+  for (Device d : other_devices()) set_math_mode(d, mode);
+}
 
 double max_abs(const Tensor& t) {
   double m = 0;
@@ -121,7 +137,7 @@ struct Tol {
   return close_scaled(got, want, tol.atol_rel, tol.rtol);
 }
 
-// The op on both devices; output and every gradient compared.
+// The op on the CPU and on every other device; output and every gradient compared.
 void check_op(const std::string& name, const OpFn& f, const std::vector<Tensor>& inputs,
               const std::vector<bool>& diff, Tol out_tol, Tol grad_tol, uint64_t seed = 7) {
   SCOPED_TRACE(name);
@@ -136,12 +152,15 @@ void check_op(const std::string& name, const OpFn& f, const std::vector<Tensor>&
     if (any) gy = rnd(o.shape(), seed, -1.f, 1.f);
   }
   const OpRun c = run_op(f, inputs, diff, gy, kCpu);
-  const OpRun g = run_op(f, inputs, diff, gy, kGpu);
-  EXPECT_TRUE(matches(g.out, c.out, out_tol)) << name << " output";
-  for (size_t i = 0; i < c.grads.size(); ++i) {
-    if (!c.grads[i].defined()) continue;
-    ASSERT_TRUE(g.grads[i].defined()) << name << ": no CUDA gradient for input " << i;
-    EXPECT_TRUE(matches(g.grads[i], c.grads[i], grad_tol)) << name << " gradient of input " << i;
+  for (Device dev : other_devices()) {
+    SCOPED_TRACE(dev.str());
+    const OpRun g = run_op(f, inputs, diff, gy, dev);
+    EXPECT_TRUE(matches(g.out, c.out, out_tol)) << name << " output";
+    for (size_t i = 0; i < c.grads.size(); ++i) {
+      if (!c.grads[i].defined()) continue;
+      ASSERT_TRUE(g.grads[i].defined()) << name << ": no CUDA gradient for input " << i;
+      EXPECT_TRUE(matches(g.grads[i], c.grads[i], grad_tol)) << name << " gradient of input " << i;
+    }
   }
 }
 
@@ -155,9 +174,9 @@ class BackendOps : public ::testing::Test {
  protected:
   void SetUp() override {
     BIASCKA_REQUIRE_GPU();
-    set_allow_tf32(false);
+    set_math_everywhere(MathMode::Exact);
   }
-  void TearDown() override { set_allow_tf32(true); }
+  void TearDown() override { set_math_everywhere(MathMode::Tf32); }
 };
 
 // ---- elementwise and layout ----
@@ -239,7 +258,7 @@ void check_convs(Tol tol) {
 TEST_F(BackendOps, Conv2dFp32) { check_convs(kFp32Product); }
 
 TEST_F(BackendOps, Conv2dTf32) {
-  set_allow_tf32(true);
+  set_math_everywhere(MathMode::Tf32);
   check_convs(kTf32Product);
 }
 
@@ -257,7 +276,7 @@ void check_linears(Tol tol) {
 TEST_F(BackendOps, LinearFp32) { check_linears(kFp32Product); }
 
 TEST_F(BackendOps, LinearTf32) {
-  set_allow_tf32(true);
+  set_math_everywhere(MathMode::Tf32);
   check_linears(kTf32Product);
 }
 
@@ -355,11 +374,13 @@ TEST_F(BackendOps, BatchNormBackwardSubsets) {
         Tensor dx = Tensor::full(s, 7.0, DType::F32, kGpu), dg = Tensor::full({c}, 7.0, DType::F32, kGpu),
                db = Tensor::full({c}, 7.0, DType::F32, kGpu);
         cuda::set_device(0);
+        Tensor scratch = Tensor::empty({std::max<int64_t>(kernels::batch_norm_scratch_doubles(m, c), 1)},
+                                       DType::F64, kGpu);
         kernels::batch_norm_backward(
             dy_g.data<float>(), x_g.data<float>(), gamma_g.data<float>(), mean_g.data<float>(),
             invstd_g.data<float>(), (mask & 1) ? dx.data<float>() : nullptr,
             (mask & 2) ? dg.data<float>() : nullptr, (mask & 4) ? db.data<float>() : nullptr, m, c, training,
-            cuda::stream(0));
+            scratch.data<double>(), scratch.numel(), cuda::stream(0));
         if (mask & 1) {
           EXPECT_TRUE(close_scaled(dx, full.grads[0], 1e-5, 1e-4)) << "dx, mask " << mask;
         }
@@ -481,6 +502,68 @@ TEST_F(BackendOps, AdamSteps) {
   EXPECT_TRUE(bit_identical(pg[4].second, pc[4].second)) << "a parameter without gradient changed";
 }
 
+// ---- table entries no op above reaches: objectives, metrics, counters, the device context ----
+
+// Every device's objective_loss_grad (all six objectives), accuracy_counts (with and without the confusion
+// matrix), record_scalar and increment_i64 against the CPU's. The objectives share their per-row
+// arithmetic (kernels/objective_row.h): the gradients differ only by the devices' exp/log (an ulp of a
+// double, rounded to float: kUlps); the loss is a double mean (1e-12 relative). Counts are integers: exact.
+TEST_F(BackendOps, EveryOtherEntryAgainstCpu) {
+  const int64_t rows = 67, cols = 10;
+  std::vector<float> zv = rnd({rows, cols}, 301, -6.f, 6.f).to_vector();
+  for (int64_t c = 0; c < cols; ++c) zv[5 * cols + c] = 1.f;  // a row of ties: the first maximum wins
+  const Tensor z = Tensor::from_vector(zv, {rows, cols});
+  const Tensor t = rand_int({rows}, cols, 302), b = rand_int({rows}, cols, 303);
+  const Backend& cpu = backend(kCpu);
+  EXPECT_FALSE(cpu.asynchronous());
+  EXPECT_EQ(cpu.make_graph(), nullptr);
+  EXPECT_EQ(cpu.math_mode(), MathMode::Exact);
+  for (Device dev : other_devices()) {
+    SCOPED_TRACE(dev.str());
+    const Backend& be = backend(dev);
+    EXPECT_EQ(be.device(), dev);
+    EXPECT_TRUE(be.asynchronous());
+    EXPECT_NE(be.make_graph(), nullptr);
+    EXPECT_NE(be.make_uploader(), nullptr);
+    be.set_math_mode(MathMode::Tf32);
+    EXPECT_EQ(be.math_mode(), MathMode::Tf32);
+    be.set_math_mode(MathMode::Exact);
+    EXPECT_EQ(be.math_mode(), MathMode::Exact);
+    const Tensor zd = z.to(dev), td = t.to(dev), bd = b.to(dev);
+    for (ObjectiveKind kind : {ObjectiveKind::Sce, ObjectiveKind::Nll, ObjectiveKind::Bce, ObjectiveKind::L1,
+                               ObjectiveKind::L2, ObjectiveKind::Sos}) {
+      SCOPED_TRACE(static_cast<int>(kind));
+      Tensor gc = Tensor::empty({rows, cols}), gd = Tensor::empty({rows, cols}, DType::F32, dev);
+      Tensor lc = Tensor::empty({}, DType::F64), ld = Tensor::empty({}, DType::F64, dev);
+      cpu.objective_loss_grad(kind, 1.5f, 0.5f, z.data<float>(), t.data<int64_t>(), rows, cols,
+                              gc.data<float>(), lc.data<double>());
+      be.objective_loss_grad(kind, 1.5f, 0.5f, zd.data<float>(), td.data<int64_t>(), rows, cols,
+                             gd.data<float>(), ld.data<double>());
+      EXPECT_TRUE(close_scaled(gd, gc, kUlps.atol_rel, kUlps.rtol)) << "gradient";
+      EXPECT_NEAR(ld.item(), lc.item(), 1e-12 * std::fabs(lc.item())) << "loss";
+    }
+    for (bool with_confusion : {false, true}) {
+      Tensor cc = Tensor::full({4}, 3.0, DType::I64), cd = Tensor::full({4}, 3.0, DType::I64, dev);
+      Tensor mc = Tensor::zeros({cols, cols}, DType::I64), md = Tensor::zeros({cols, cols}, DType::I64, dev);
+      cpu.accuracy_counts(z.data<float>(), t.data<int64_t>(), b.data<int64_t>(), rows, cols,
+                          cc.data<int64_t>(), with_confusion ? mc.data<int64_t>() : nullptr);
+      be.accuracy_counts(zd.data<float>(), td.data<int64_t>(), bd.data<int64_t>(), rows, cols,
+                         cd.data<int64_t>(), with_confusion ? md.data<int64_t>() : nullptr);
+      EXPECT_TRUE(bit_identical(cd, cc)) << "counts, confusion " << with_confusion;
+      EXPECT_TRUE(bit_identical(md, mc)) << "confusion matrix";
+    }
+    Tensor value = Tensor::full({}, 2.5, DType::F64, dev), slots = Tensor::zeros({3}, DType::F64, dev),
+           index = Tensor::full({}, 1.0, DType::I64, dev), counter = Tensor::full({}, 40.0, DType::I64, dev);
+    be.record_scalar(value.data<double>(), slots.data<double>(), index.data<int64_t>());
+    be.increment_i64(counter.data<int64_t>(), 2);
+    const Tensor sh = slots.to(kCpu);
+    EXPECT_EQ(std::vector<double>(sh.data<double>(), sh.data<double>() + 3),
+              (std::vector<double>{0.0, 2.5, 0.0}));
+    EXPECT_EQ(index.item(), 2.0);
+    EXPECT_EQ(counter.item(), 42.0);
+  }
+}
+
 // ---- CUDA graphs: the launchers do no host synchronisation and no allocation ----
 
 #ifdef BIASCKA_WITH_CUDA
@@ -517,17 +600,24 @@ TEST_F(BackendOps, LaunchersAreGraphCapturable) {
         f({6}),    f({6}),       f({6}, 1.0), f({n, 7, 7, c}), Tensor::zeros({n, 7, 7, c}, DType::I32, kGpu),
         f({m, c}), f({m / 8, 8})};
   };
+  // The batch norms' reduction scratch, allocated before capture (the launchers allocate nothing).
+  const Tensor scratch =
+      Tensor::empty({std::max<int64_t>(kernels::batch_norm_scratch_doubles(m, c), 1)}, DType::F64, kGpu);
+  const Tensor scratch6 =
+      Tensor::empty({std::max<int64_t>(kernels::batch_norm_scratch_doubles(2, 6), 1)}, DType::F64, kGpu);
   // The dropout counter's end position: the mask starts at 17 (the counter is advanced before a forward).
   const Tensor counter = Tensor::full({}, 17.0 + static_cast<double>(m * c), DType::I64, Device::cuda());
   auto launch = [&](Outputs& o) {
     auto F = [](Tensor& t) { return t.data<float>(); };
     kernels::batch_norm_forward(x.data<float>(), gamma.data<float>(), beta.data<float>(), F(o.y), F(o.mean),
-                                F(o.invstd), F(o.rmean), F(o.rvar), m, c, true, 0.1f, 1e-5f, s);
+                                F(o.invstd), F(o.rmean), F(o.rvar), m, c, true, 0.1f, 1e-5f,
+                                scratch.data<double>(), scratch.numel(), s);
     kernels::batch_norm_backward(x.data<float>(), x.data<float>(), gamma.data<float>(), F(o.mean),
-                                 F(o.invstd), F(o.dx), F(o.dgamma), F(o.dbeta), m, c, true, s);
+                                 F(o.invstd), F(o.dx), F(o.dgamma), F(o.dbeta), m, c, true,
+                                 scratch.data<double>(), scratch.numel(), s);
     kernels::batch_norm_forward(xs.data<float>(), gamma6.data<float>(), beta6.data<float>(), F(o.ys),
                                 F(o.means), F(o.invstds), F(o.rmeans), F(o.rvars), 2, 6, true, 0.1f, 1e-5f,
-                                s);
+                                scratch6.data<double>(), scratch6.numel(), s);
     kernels::max_pool2d_forward(F(o.y), F(o.pool), o.argmax.data<int32_t>(), n, hw, hw, c, 7, 7, 3, 2, 1, s);
     kernels::dropout_apply(F(o.y), F(o.drop), m * c, 0.4f, 5, counter.data<int64_t>(), s);
     kernels::softmax_forward(F(o.y), F(o.logp), m / 8, 8, true, s);

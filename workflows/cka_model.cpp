@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/staging.h"
 
 namespace biascka::workflows {
 
@@ -83,6 +84,7 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   // With the Grams on the GPU, activations stay where the forward pass left them (full-data mode too): the
   // accumulator reads them in place on its own stream while the next batch's forward pass runs.
   const bool keep_on_device = acc.on_gpu();
+  BatchStager stager(model_a.device());  // a batch on the device once, for both models
   double forward_s = 0;
   const int64_t passes = o.full ? 1 : o.epochs_over_data;
   Progress progress("cka", passes * loader.batches_per_epoch(), o.progress);
@@ -94,8 +96,10 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
     while (loader.next(b)) {
       const auto t0 = std::chrono::steady_clock::now();
       const bool to_host = o.full && !keep_on_device;
-      std::vector<Tensor> acts_a = capture(model_a, b.images, la, to_host);
-      std::vector<Tensor> acts_b = model_b ? capture(*model_b, b.images, lb, to_host) : std::vector<Tensor>{};
+      const Tensor images_on_device = stager.stage(b.images);
+      std::vector<Tensor> acts_a = capture(model_a, images_on_device, la, to_host);
+      std::vector<Tensor> acts_b =
+          model_b ? capture(*model_b, images_on_device, lb, to_host) : std::vector<Tensor>{};
       forward_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       images += b.size();
       if (o.full) {

@@ -1,10 +1,13 @@
 #include "workflows/evaluate.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/ops/metrics.h"
+#include "engine/staging.h"
 
 namespace biascka::workflows {
 
@@ -35,42 +38,41 @@ EvalResult evaluate(ResNet18& model, data::Loader& loader, int64_t num_classes,
   NoGrad no_grad;
   EvalResult r;
   r.confusion.assign(num_classes, std::vector<int64_t>(num_classes, 0));
-  int64_t correct = 0, correct_aligned = 0, correct_conflicting = 0;
   double loss_sum = 0;
   const Device dev = model.device();
+  BatchStager stager(dev);
+  // The accuracy metric's counters (engine/ops/metrics.h) and the confusion matrix, on the device.
+  Tensor counts = Tensor::zeros({4}, DType::I64, dev);
+  Tensor confusion = Tensor::zeros({num_classes, num_classes}, DType::I64, dev);
+  int64_t correct = 0;
   Progress progress(label, loader.batches_per_epoch(), mode);
   loader.start_epoch(0);
   data::Batch batch;
   int64_t step = 0;
   while (loader.next(batch)) {
     const int64_t b = batch.targets.numel();
-    const Tensor out = model.forward(batch.images.to(dev));
-    BIASCKA_CHECK(out.size(1) == num_classes, "evaluate: the model has ", out.size(1), " outputs, the data ",
-                  num_classes, " classes");
-    if (objective)
-      loss_sum += losses::loss_and_grad(*objective, out, batch.targets.to(dev), params).loss.item() * b;
-    const Tensor logits = out.to(Device::cpu());
-    const float* z = logits.data<float>();
     const int64_t* t = batch.targets.data<int64_t>();
-    const int64_t* bias = batch.biases.data<int64_t>();
-    for (int64_t i = 0; i < b; ++i) {
-      int64_t pred = 0;
-      for (int64_t c = 1; c < num_classes; ++c)
-        if (z[i * num_classes + c] > z[i * num_classes + pred]) pred = c;  // first maximum, as torch.argmax
+    for (int64_t i = 0; i < b; ++i)
       BIASCKA_CHECK(t[i] >= 0 && t[i] < num_classes, "evaluate: target ", t[i], " outside [0, ", num_classes,
                     ")");
-      ++r.confusion[t[i]][pred];
-      const bool ok = pred == t[i], aligned = t[i] == bias[i];
-      correct += ok;
-      if (aligned)
-        ++r.aligned_count, correct_aligned += ok;
-      else
-        ++r.conflicting_count, correct_conflicting += ok;
-    }
+    const Tensor out = model.forward(stager.stage(batch.images));
+    BIASCKA_CHECK(out.size(1) == num_classes, "evaluate: the model has ", out.size(1), " outputs, the data ",
+                  num_classes, " classes");
+    const Tensor targets = stager.stage(batch.targets);
+    if (objective) loss_sum += losses::loss_and_grad(*objective, out, targets, params).loss.item() * b;
+    accuracy_counts_(out, targets, stager.stage(batch.biases), counts, &confusion);
+    correct = counts.to(Device::cpu()).data<int64_t>()[0];
     r.count += b;
     progress.update(++step, r.count, "acc " + std::to_string(100.0 * correct / r.count).substr(0, 5) + "%");
   }
   progress.finish("");
+  const Tensor c = counts.to(Device::cpu()), m = confusion.to(Device::cpu());
+  const int64_t* cv = c.data<int64_t>();
+  const int64_t correct_aligned = cv[2], correct_conflicting = cv[3];
+  r.aligned_count = cv[1];
+  r.conflicting_count = r.count - cv[1];
+  for (int64_t t = 0; t < num_classes; ++t)
+    for (int64_t p = 0; p < num_classes; ++p) r.confusion[t][p] = m.data<int64_t>()[t * num_classes + p];
   auto frac = [](int64_t a, int64_t n) { return n > 0 ? static_cast<double>(a) / n : kNaN; };
   r.accuracy = frac(correct, r.count);
   r.aligned_accuracy = frac(correct_aligned, r.aligned_count);

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "engine/error.h"
-#include "engine/ops/conv2d.h"
+#include "engine/device.h"
 #include "workflows/option_limits.h"
 #include "workflows/run_dir.h"
 
@@ -42,7 +42,7 @@ TrainOutcome train_run(const TrainOptions& given, bool resume, const RunLock& lo
   }
   const Device dev = Device::parse(o.device);
   require_device(dev);
-  set_allow_tf32(!o.no_tf32);
+  set_math_mode(dev, o.no_tf32 ? MathMode::Exact : MathMode::Tf32);
   try {
     Trainer trainer(o, resume);
     return trainer.run();

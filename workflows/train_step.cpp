@@ -5,99 +5,49 @@
 #include <vector>
 
 #include "engine/error.h"
-#include "engine/ops/dispatch.h"
-#ifdef BIASCKA_WITH_CUDA
-#include "engine/cuda/graph.h"
-#endif
+#include "engine/ops/metrics.h"
+#include "engine/staging.h"
+#include "engine/step_graph.h"
 
 namespace biascka::workflows {
-
-namespace {
-
-// Accuracy bookkeeping of one batch on the host (the CPU path; the GPU counts with a kernel).
-void count_host(const Tensor& logits, const Tensor& targets, const Tensor& biases, StepTotals& s) {
-  const int64_t n = targets.numel(), c = logits.size(1);
-  const float* z = logits.data<float>();
-  const int64_t* t = targets.data<int64_t>();
-  const int64_t* b = biases.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t pred = 0;
-    for (int64_t k = 1; k < c; ++k)
-      if (z[i * c + k] > z[i * c + pred]) pred = k;  // the first maximum, as torch.argmax
-    const bool ok = pred == t[i], aligned = t[i] == b[i];
-    s.correct += ok;
-    s.aligned += aligned;
-    s.correct_aligned += ok && aligned;
-    s.correct_conflicting += ok && !aligned;
-  }
-}
-
-}  // namespace
 
 struct TrainStep::Impl {
   ResNet18& model;
   Adam& opt;
   const losses::Objective& objective;
   losses::ObjectiveParams params;
-  bool use_graph;
   Device dev;
-  StepTotals host;             // the CPU path's totals
-  std::vector<int64_t> sizes;  // batch size of each step since reset (the GPU path's losses are per step)
+  BatchStager stager;
+  StepGraph graph;
+  int64_t steps = 0, seen = 0;
+  std::vector<int64_t> sizes;  // batch size of each step since reset (the recorded losses are per step)
   int64_t capacity = 0;
-  // GPU accumulators: per-step mean losses, the write index, and the four accuracy counters.
+  // Accumulators on the device: per-step mean losses, the write index, and the four accuracy counters.
   Tensor slots, index, counts;
   // Fixed input buffers that a captured graph reads.
   Tensor x_static, y_static, b_static;
   int64_t full_batch = 0, full_steps = 0;
-#ifdef BIASCKA_WITH_CUDA
-  std::unique_ptr<cuda::Graph> graph;
-  std::unique_ptr<cuda::Uploader> uploader;
-#endif
 
   Impl(ResNet18& m, Adam& o, const losses::Objective& obj, losses::ObjectiveParams p, bool g)
-      : model(m), opt(o), objective(obj), params(p), use_graph(g), dev(m.device()) {}
+      : model(m), opt(o), objective(obj), params(p), dev(m.device()), stager(dev), graph(dev, g) {}
 
-  // The step itself, on device tensors. Everything here is a kernel or a cuDNN/cuBLAS call on the device's
-  // stream (no host synchronisation), so it can be captured.
-  Tensor body(const Tensor& x, const Tensor& y, const Tensor& b) {
+  // The step itself, on device tensors. Everything here runs in the device's order without waiting for it
+  // (on a GPU: kernels and cuDNN/cuBLAS calls on its stream), so it can be captured.
+  void body(const Tensor& x, const Tensor& y, const Tensor& b) {
     opt.zero_grad();
     const Tensor out = model.forward(x);
     const losses::LossResult r = losses::loss_and_grad(objective, out.detach(), y, params);
     out.backward(r.grad);
     opt.step();
-    if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(kernels::record_scalar(r.loss.data<double>(), slots.data<double>(),
-                                               index.data<int64_t>(), BIASCKA_STREAM(x));
-                        kernels::accuracy_counts(out.data<float>(), y.data<int64_t>(), b.data<int64_t>(),
-                                                 out.size(0), out.size(1), counts.data<int64_t>(),
-                                                 BIASCKA_STREAM(x)));
-    } else {
-      const double loss = r.loss.item();
-      if (!std::isfinite(loss) && host.first_bad_step < 0) {
-        host.first_bad_step = host.steps;
-        host.bad_loss = loss;
-      }
-      host.loss_sum += loss * y.numel();
-      count_host(out, y, b, host);
-    }
-    return out;
+    record_scalar_(r.loss, slots, index);
+    accuracy_counts_(out, y, b, counts);
   }
 
-#ifdef BIASCKA_WITH_CUDA
-  Tensor upload(const Tensor& host_tensor, Tensor* into = nullptr) {
-    Tensor dst =
-        into && into->defined() ? *into : Tensor::empty(host_tensor.shape(), host_tensor.dtype(), dev);
-    uploader->upload(dst.raw_data(), host_tensor.raw_data(), host_tensor.nbytes());
-    return dst;
-  }
-
-  void run_cuda(const data::Batch& batch) {
-    if (!uploader) uploader = std::make_unique<cuda::Uploader>(dev.index);
+  void run(const data::Batch& batch) {
     const int64_t n = batch.size();
     if (full_batch == 0) full_batch = n;  // the first batch is a full one (only the last may be short)
-    const bool full = n == full_batch;
-    if (!use_graph || !full) {
-      body(upload(batch.images), upload(batch.targets), upload(batch.biases));
+    if (!graph.available() || n != full_batch) {
+      body(stager.stage(batch.images), stager.stage(batch.targets), stager.stage(batch.biases));
       return;
     }
     if (!x_static.defined()) {
@@ -105,45 +55,34 @@ struct TrainStep::Impl {
       y_static = Tensor::empty(batch.targets.shape(), DType::I64, dev);
       b_static = Tensor::empty(batch.biases.shape(), DType::I64, dev);
     }
-    upload(batch.images, &x_static);
-    upload(batch.targets, &y_static);
-    upload(batch.biases, &b_static);
-    if (graph) {
-      graph->replay();
+    stager.stage_into(batch.images, x_static);
+    stager.stage_into(batch.targets, y_static);
+    stager.stage_into(batch.biases, b_static);
+    if (graph.captured()) {
+      graph.replay();
       return;
     }
     if (++full_steps < 3) {  // warm-up: cuDNN picks algorithms, workspaces and Adam's table settle
       body(x_static, y_static, b_static);
       return;
     }
-    graph = std::make_unique<cuda::Graph>(dev.index);
-    graph->capture([&] { body(x_static, y_static, b_static); });
-    cuda::allocator(dev.index).empty_cache();  // the eager warm-up's cached blocks are not needed any more
-    graph->replay();                           // capture records; this step runs now
+    graph.capture([&] { body(x_static, y_static, b_static); });
+    graph.replay();  // capture records; this step runs now
   }
-#endif
 };
 
 TrainStep::TrainStep(ResNet18& model, Adam& opt, const losses::Objective& objective,
                      losses::ObjectiveParams params, bool use_cuda_graph)
-    : impl_(std::make_unique<Impl>(model, opt, objective, params,
-                                   use_cuda_graph && model.device().is_cuda())) {}
+    : impl_(std::make_unique<Impl>(model, opt, objective, params, use_cuda_graph)) {}
 
 TrainStep::~TrainStep() = default;
 
-bool TrainStep::graph_active() const {
-#ifdef BIASCKA_WITH_CUDA
-  return impl_->graph != nullptr;
-#else
-  return false;
-#endif
-}
+bool TrainStep::graph_active() const { return impl_->graph.captured(); }
 
 void TrainStep::reset(int64_t max_steps) {
   Impl& s = *impl_;
-  s.host = StepTotals{};
+  s.steps = s.seen = 0;
   s.sizes.clear();
-  if (!s.dev.is_cuda()) return;
   // The accumulators keep their addresses across epochs (a captured graph writes into them).
   if (!s.slots.defined() || max_steps > s.capacity) {
     BIASCKA_CHECK(!s.slots.defined() || !graph_active(),
@@ -161,24 +100,19 @@ void TrainStep::reset(int64_t max_steps) {
 void TrainStep::run(const data::Batch& batch) {
   Impl& s = *impl_;
   BIASCKA_CHECK(batch.size() > 0, "TrainStep: empty batch");
-  if (s.dev.is_cuda()) {
-    BIASCKA_CHECK(static_cast<int64_t>(s.sizes.size()) < s.capacity,
-                  "TrainStep: more steps than reset() allowed");
-    BIASCKA_CUDA_ONLY(s.run_cuda(batch));
-  } else {
-    s.body(batch.images, batch.targets, batch.biases);
-  }
+  BIASCKA_CHECK(static_cast<int64_t>(s.sizes.size()) < s.capacity,
+                "TrainStep: more steps than reset() allowed");
+  s.run(batch);
   s.sizes.push_back(batch.size());
-  ++s.host.steps;
-  s.host.seen += batch.size();
+  ++s.steps;
+  s.seen += batch.size();
 }
 
 StepTotals TrainStep::totals() {
   Impl& s = *impl_;
-  if (!s.dev.is_cuda()) return s.host;
   StepTotals t;
-  t.steps = s.host.steps;
-  t.seen = s.host.seen;
+  t.steps = s.steps;
+  t.seen = s.seen;
   const Tensor slots = s.slots.to(Device::cpu()), counts = s.counts.to(Device::cpu());
   for (int64_t i = 0; i < t.steps; ++i) {
     const double loss = slots.data<double>()[i];

@@ -1,9 +1,9 @@
 #pragma once
 // One optimisation step (forward, fused objective, backward, Adam) and the epoch's running totals, on the
-// CPU or the GPU. On the GPU the batch is staged through pinned memory and copied asynchronously, nothing
-// waits for the device inside an epoch, and once three full-size steps have run (cuDNN's algorithm search,
-// the allocator and Adam's tables settle) the whole step is captured as a CUDA graph and replayed; a
-// smaller last batch runs eagerly.
+// device (engine/backend.h), the same code on the CPU and the GPU. On the GPU the batch is staged through
+// pinned memory and copied asynchronously, nothing waits for the device inside an epoch, and once three
+// full-size steps have run (cuDNN's algorithm search, the allocator and Adam's tables settle) the whole step
+// is captured as a CUDA graph and replayed; a smaller last batch runs eagerly.
 #include <cstdint>
 #include <memory>
 #include <vector>

@@ -53,7 +53,7 @@ struct Uploader::Slot {
   cudaEvent_t done = nullptr;
 };
 
-Uploader::Uploader(int device) : device_(device), slots_(new Slot[kSlots]) {
+Uploader::Uploader(int device) : device_(device), slots_(std::make_unique<Slot[]>(kSlots)) {
   set_device(device);
   for (int i = 0; i < kSlots; ++i)
     BIASCKA_CUDA_CHECK(cudaEventCreateWithFlags(&slots_[i].done, cudaEventDisableTiming));
@@ -64,7 +64,6 @@ Uploader::~Uploader() {
     cudaEventSynchronize(slots_[i].done);
     cudaEventDestroy(slots_[i].done);
   }
-  delete[] slots_;
 }
 
 void Uploader::upload(void* device_dst, const void* host_src, size_t bytes) {

@@ -7,10 +7,13 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
+
+#include "engine/backend.h"
 
 namespace biascka::cuda {
 
-class Graph {
+class Graph final : public DeviceGraph {
  public:
   explicit Graph(int device);
   ~Graph();
@@ -19,8 +22,8 @@ class Graph {
 
   // Runs body() once under stream capture on the device's stream and instantiates the graph. The body's
   // work is recorded, not executed: call replay() to run it.
-  void capture(const std::function<void()>& body);
-  void replay();
+  void capture(const std::function<void()>& body) override;
+  void replay() override;
   bool captured() const { return exec_ != nullptr; }
 
  private:
@@ -34,20 +37,20 @@ class Graph {
 // asynchronously on the device's stream, so the next batch is prepared while the GPU works. A training step
 // uploads three tensors (images, targets, biases); six slots let the host run a whole step ahead without
 // waiting for the step the GPU is running.
-class Uploader {
+class Uploader final : public DeviceUploader {
  public:
   explicit Uploader(int device);
   ~Uploader();
   Uploader(const Uploader&) = delete;
   Uploader& operator=(const Uploader&) = delete;
-  void upload(void* device_dst, const void* host_src, size_t bytes);
+  void upload(void* device_dst, const void* host_src, size_t bytes) override;
 
  private:
   struct Slot;
   static constexpr int kSlots = 6;
   int device_;
   int next_ = 0;
-  Slot* slots_;
+  std::unique_ptr<Slot[]> slots_;
 };
 
 }  // namespace biascka::cuda

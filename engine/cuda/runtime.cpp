@@ -1,6 +1,7 @@
 #include "engine/cuda/runtime.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -55,6 +56,13 @@ struct Context {
 
 std::mutex g_mu;
 std::vector<std::unique_ptr<Context>> g_contexts;
+// Per GPU, apart from the lazily created context: setting it must not create handles or a stream.
+constexpr int kMaxMathDevices = 64;
+std::atomic<MathMode> g_math[kMaxMathDevices];
+std::atomic<MathMode>& math_slot(int device) {
+  BIASCKA_CHECK(device >= 0 && device < kMaxMathDevices, "cuda:", device, ": no such device");
+  return g_math[device];
+}
 
 std::string free_memory_note(int device) {
   size_t free_b = 0, total_b = 0;
@@ -216,5 +224,8 @@ PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& o) noexcept {
   std::swap(bytes_, o.bytes_);
   return *this;
 }
+
+void set_math_mode(int device, MathMode mode) { math_slot(device).store(mode); }
+MathMode math_mode(int device) { return math_slot(device).load(); }
 
 }  // namespace biascka::cuda

@@ -28,6 +28,9 @@ cublasHandle_t side_cublas(int device);
 cudnnHandle_t cudnn(int device);
 void set_device(int device);
 void synchronize(int device);
+// The device's math mode for cuDNN and cuBLAS (TF32 until set otherwise).
+void set_math_mode(int device, MathMode mode);
+MathMode math_mode(int device);
 
 // Copies between any pair of devices in stream order; device->host copies wait for completion.
 void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes);

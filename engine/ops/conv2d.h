@@ -1,7 +1,7 @@
 #pragma once
 // 2-D convolution without bias: x [N, H, W, C] (channels-last), w [O, C, kH, kW] (PyTorch's layout),
 // y [N, OH, OW, O]. CPU: oneDNN when built with it, else (or when asked) the reference im2col + GEMM
-// path; CUDA: cuDNN.
+// path; CUDA: cuDNN (engine/ops/conv2d_cudnn.cpp). Each device's entries of engine/backend.h.
 #include <string>
 
 #include "engine/tensor.h"
@@ -21,7 +21,8 @@ CpuConvPath cpu_conv_path();
 bool onednn_available();
 std::string onednn_version();  // "" when not built with oneDNN
 
-// TF32 tensor-core math in cuDNN convolutions and cuBLAS products (on by default, as PyTorch's cuDNN).
+// Every GPU's math mode at once (engine/device.h's set_math_mode / math_mode own it per device; these
+// remain for callers not yet moved to them). allow_tf32: cuda:0's mode (true without a GPU).
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 

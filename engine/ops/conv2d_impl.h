@@ -12,7 +12,7 @@ struct Geometry {
   int64_t oh, ow;  // output spatial size
 };
 
-// Reference: im2col + GEMM (engine/ops/conv2d.cpp). backward_weights accumulates when `accumulate`.
+// Reference: im2col + GEMM (engine/ops/cpu/conv2d.cpp). backward_weights accumulates when `accumulate`.
 void reference_forward(const Geometry& g, const float* x, const float* w, float* y);
 void reference_backward_data(const Geometry& g, const float* dy, const float* w, float* dx);
 void reference_backward_weights(const Geometry& g, const float* x, const float* dy, float* dw);
@@ -22,7 +22,7 @@ void onednn_forward(const Geometry& g, const float* x, const float* w, float* y)
 void onednn_backward_data(const Geometry& g, const float* dy, const float* w, float* dx);
 void onednn_backward_weights(const Geometry& g, const float* x, const float* dy, float* dw);
 
-// cuDNN (engine/cuda/conv_cudnn.cpp); pointers on `device`.
+// cuDNN (engine/ops/conv2d_cudnn.cpp); pointers on `device`.
 void cudnn_forward(int device, const Geometry& g, const float* x, const float* w, float* y);
 void cudnn_backward_data(int device, const Geometry& g, const float* dy, const float* w, float* dx);
 void cudnn_backward_weights(int device, const Geometry& g, const float* x, const float* dy, float* dw);

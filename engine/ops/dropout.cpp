@@ -3,34 +3,18 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/ops/dispatch.h"
-#include "engine/parallel.h"
-#include "kernels/philox.h"
+#include "engine/backend.h"
+#include "engine/ops/checks.h"
+#include "engine/ops/elementwise.h"
 
 namespace biascka {
-
-namespace cpu {
-// Twin of kernels::dropout_apply: out[i] = in[i] * keep(i) / (1 - p), keep from philox(seed, end - n + i).
-void dropout_apply(const float* in, float* out, int64_t n, float p, uint64_t seed,
-                   const int64_t* counter_end) {
-  const float scale = 1.f / (1.f - p);
-  const uint64_t offset = static_cast<uint64_t>(*counter_end) - static_cast<uint64_t>(n);
-  parallel_for(n, 4096, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = philox::uniform(seed, offset + i) >= p ? in[i] * scale : 0.f;
-  });
-}
-}  // namespace cpu
 
 namespace {
 // The counter keeps its value between a forward call and its backward: the same mask.
 Tensor apply(const Tensor& in, float p, uint64_t seed, const Tensor& counter) {
   Tensor out = Tensor::empty(in.shape(), DType::F32, in.device());
-  if (in.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::dropout_apply(in.data<float>(), out.data<float>(), in.numel(), p, seed,
-                                             counter.data<int64_t>(), BIASCKA_STREAM(in)));
-  } else {
-    cpu::dropout_apply(in.data<float>(), out.data<float>(), in.numel(), p, seed, counter.data<int64_t>());
-  }
+  backend(in.device())
+      .dropout_apply(in.data<float>(), out.data<float>(), in.numel(), p, seed, counter.data<int64_t>());
   return out;
 }
 }  // namespace
@@ -41,11 +25,7 @@ Tensor dropout(const Tensor& x, float p, bool training, uint64_t seed, Tensor& c
   if (!training || p == 0.f) return x;
   BIASCKA_CHECK(counter.dtype() == DType::I64 && counter.numel() == 1 && counter.device() == x.device(),
                 "dropout: the counter must be one I64 on ", x.device().str());
-  if (counter.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::increment_i64(counter.data<int64_t>(), x.numel(), BIASCKA_STREAM(counter)));
-  } else {
-    counter.data<int64_t>()[0] += x.numel();
-  }
+  increment_(counter, x.numel());
   Tensor y = apply(x, p, seed, counter);
   // Backward runs before the next forward advances the counter, so it reads the same position. A
   // snapshot would not do: a CUDA graph must read the live counter.

@@ -5,37 +5,15 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/ops/dispatch.h"
-#include "engine/parallel.h"
+#include "engine/backend.h"
+#include "engine/ops/checks.h"
 
 namespace biascka {
 
 namespace {
-constexpr int64_t kGrain = 1 << 15;
-
-// out[i] = f(a[i], b[i]) on the CPU, in parallel (b may be null: f then sees a[i] twice; out may be a,
-// same index only). Plain pointer arguments and a value functor let the loop vectorise; an element-index
-// lambda over captured references did not (relu's backward ran at half the memory bandwidth).
-template <class F>
-void cpu_map(float* out, const float* a, const float* b, int64_t n, F f) {
-  const float* bb = b ? b : a;
-  parallel_for(n, kGrain, [=](int64_t lo, int64_t hi) {
-#pragma omp simd
-    for (int64_t i = lo; i < hi; ++i) out[i] = f(a[i], bb[i]);
-  });
-}
-
 Tensor relu_backward(const Tensor& gy, const Tensor& y) {
   Tensor gx = Tensor::empty(gy.shape(), DType::F32, gy.device());
-  const int64_t n = gy.numel();
-  float* o = gx.data<float>();
-  const float* g = gy.data<float>();
-  const float* yy = y.data<float>();
-  if (gy.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::relu_backward(o, g, yy, n, BIASCKA_STREAM(gy)));
-  } else {
-    cpu_map(o, g, yy, n, [](float gv, float yv) { return yv > 0.f ? gv : 0.f; });
-  }
+  backend(gy.device()).relu_backward(gx.data<float>(), gy.data<float>(), y.data<float>(), gy.numel());
   return gx;
 }
 }  // namespace
@@ -46,29 +24,14 @@ Tensor add(const Tensor& a, const Tensor& b) {
   check_same_device(a, b, "add");
   BIASCKA_CHECK(a.shape() == b.shape(), "add: shapes ", shape_str(a.shape()), " and ", shape_str(b.shape()));
   Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
-  const int64_t n = a.numel();
-  float* o = out.data<float>();
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  if (a.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::add(o, x, y, n, BIASCKA_STREAM(a)));
-  } else {
-    cpu_map(o, x, y, n, [](float u, float v) { return u + v; });
-  }
+  backend(a.device()).add(out.data<float>(), a.data<float>(), b.data<float>(), a.numel());
   return record("add", out, {a, b}, [](const Tensor& g, const Node&) { return std::vector<Tensor>{g, g}; });
 }
 
 Tensor relu(const Tensor& x) {
   check_f32(x, "relu", "x");
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
-  const int64_t n = x.numel();
-  float* o = y.data<float>();
-  const float* in = x.data<float>();
-  if (x.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::relu_forward(o, in, n, BIASCKA_STREAM(x)));
-  } else {
-    cpu_map(o, in, nullptr, n, [](float u, float) { return u > 0.f ? u : 0.f; });
-  }
+  backend(x.device()).relu_forward(y.data<float>(), x.data<float>(), x.numel());
   Tensor saved = y.detach();
   return record("relu", y, {x}, [saved](const Tensor& g, const Node&) {
     return std::vector<Tensor>{relu_backward(g, saved)};
@@ -78,14 +41,7 @@ Tensor relu(const Tensor& x) {
 Tensor scale(const Tensor& x, float alpha) {
   check_f32(x, "scale", "x");
   Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
-  const int64_t n = x.numel();
-  float* o = out.data<float>();
-  const float* in = x.data<float>();
-  if (x.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::scale(o, in, n, alpha, BIASCKA_STREAM(x)));
-  } else {
-    cpu_map(o, in, nullptr, n, [alpha](float u, float) { return alpha * u; });
-  }
+  backend(x.device()).scale(out.data<float>(), x.data<float>(), x.numel(), alpha);
   return record("scale", out, {x},
                 [alpha](const Tensor& g, const Node&) { return std::vector<Tensor>{scale(g, alpha)}; });
 }
@@ -95,14 +51,13 @@ void add_(Tensor& y, const Tensor& x, float alpha) {
   check_f32(x, "add_", "x");
   check_same_device(x, y, "add_");
   BIASCKA_CHECK(x.numel() == y.numel(), "add_: ", shape_str(x.shape()), " into ", shape_str(y.shape()));
-  const int64_t n = y.numel();
-  float* o = y.data<float>();
-  const float* in = x.data<float>();
-  if (y.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::axpy(o, in, n, alpha, BIASCKA_STREAM(y)));
-  } else {
-    cpu_map(o, o, in, n, [alpha](float u, float v) { return u + alpha * v; });
-  }
+  backend(y.device()).axpy(y.data<float>(), x.data<float>(), y.numel(), alpha);
+}
+
+void increment_(Tensor& counter, int64_t by) {
+  BIASCKA_CHECK(counter.dtype() == DType::I64 && counter.numel() == 1,
+                "increment_: the counter must be one I64");
+  backend(counter.device()).increment_i64(counter.data<int64_t>(), by);
 }
 
 void fill_(Tensor& t, double value) {
@@ -133,19 +88,7 @@ void fill_(Tensor& t, double value) {
       break;
     }
   }
-  const int es = static_cast<int>(dtype_size(t.dtype()));
-  if (t.device().is_cuda()) {
-    BIASCKA_CUDA_ONLY(kernels::fill(t.raw_data(), n, es, bits, BIASCKA_STREAM(t)));
-    return;
-  }
-  char* p = static_cast<char*>(t.raw_data());
-  if (bits == 0) {
-    std::memset(p, 0, static_cast<size_t>(n) * es);
-    return;
-  }
-  parallel_for(n, kGrain, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) std::memcpy(p + i * es, &bits, es);
-  });
+  backend(t.device()).fill(t.raw_data(), n, static_cast<int>(dtype_size(t.dtype())), bits);
 }
 
 }  // namespace biascka

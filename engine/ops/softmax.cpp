@@ -6,45 +6,10 @@
 #include <vector>
 
 #include "engine/autograd.h"
-#include "engine/ops/dispatch.h"
-#include "engine/parallel.h"
+#include "engine/backend.h"
+#include "engine/ops/checks.h"
 
 namespace biascka {
-
-namespace cpu {
-// Twin of kernels::softmax_forward: stable (max subtracted), sums in double.
-void softmax_forward(const float* z, float* y, int64_t rows, int64_t cols, bool log) {
-  parallel_for(rows, 64, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* zr = z + r * cols;
-      float* yr = y + r * cols;
-      float mx = zr[0];
-      for (int64_t j = 1; j < cols; ++j) mx = std::max(mx, zr[j]);
-      double s = 0;
-      for (int64_t j = 0; j < cols; ++j) s += std::exp(double(zr[j]) - mx);
-      const double lse = mx + std::log(s);
-      for (int64_t j = 0; j < cols; ++j)
-        yr[j] = log ? static_cast<float>(zr[j] - lse) : static_cast<float>(std::exp(zr[j] - lse));
-    }
-  });
-}
-
-// Twin of kernels::softmax_backward. softmax: gz = y (gy - <gy, y>); log: gz = gy - exp(y) sum(gy).
-void softmax_backward(const float* gy, const float* y, float* gz, int64_t rows, int64_t cols, bool log) {
-  parallel_for(rows, 64, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* g = gy + r * cols;
-      const float* yr = y + r * cols;
-      float* o = gz + r * cols;
-      double s = 0;
-      for (int64_t j = 0; j < cols; ++j) s += log ? double(g[j]) : double(g[j]) * yr[j];
-      for (int64_t j = 0; j < cols; ++j)
-        o[j] = log ? static_cast<float>(g[j] - std::exp(double(yr[j])) * s)
-                   : static_cast<float>(yr[j] * (g[j] - s));
-    }
-  });
-}
-}  // namespace cpu
 
 namespace {
 Tensor softmax_impl(const Tensor& z, bool log) {
@@ -53,21 +18,11 @@ Tensor softmax_impl(const Tensor& z, bool log) {
   const int64_t rows = z.size(0), cols = z.size(1);
   const Device dev = z.device();
   Tensor y = Tensor::empty(z.shape(), DType::F32, dev);
-  if (dev.is_cuda()) {
-    BIASCKA_CUDA_ONLY(
-        kernels::softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log, BIASCKA_STREAM(z)));
-  } else {
-    cpu::softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log);
-  }
+  backend(dev).softmax_forward(z.data<float>(), y.data<float>(), rows, cols, log);
   Tensor ys = y.detach();
   return record(log ? "log_softmax" : "softmax", y, {z}, [=](const Tensor& gy, const Node&) {
     Tensor gz = Tensor::empty(ys.shape(), DType::F32, dev);
-    if (dev.is_cuda()) {
-      BIASCKA_CUDA_ONLY(kernels::softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows,
-                                                  cols, log, BIASCKA_STREAM(gy)));
-    } else {
-      cpu::softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows, cols, log);
-    }
+    backend(dev).softmax_backward(gy.data<float>(), ys.data<float>(), gz.data<float>(), rows, cols, log);
     return std::vector<Tensor>{gz};
   });
 }

@@ -165,7 +165,7 @@ TEST_F(CublasDouble, FastTf32RoundsTheInputs) {
   expect_matches_reference(big);
 }
 
-// engine/cuda/blas_cublas.cpp's mapping of a row-major product y[4, o] = x[4, 6] W[o, 6]^T: column-major
+// engine/ops/linear_cublas.cpp's mapping of a row-major product y[4, o] = x[4, 6] W[o, 6]^T: column-major
 // y^T = op(W) x^T with op = T, m = o, k = 6, lda = 6. A transposed operand (op = N) reads W as o x 6 with
 // leading dimension 6: past the end of W when o < 6 (refused), another product when o = 6 (which the
 // parity tests then see).

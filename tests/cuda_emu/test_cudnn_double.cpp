@@ -697,7 +697,7 @@ TEST(CudnnDouble, VersionAndStatusNames) {
 
 // ---- ResNet18 at 28x28 (batch 2, the ImageNet stem): every conv layer, the engine's call sequence. ----
 
-// Find each direction under TF32 as engine/cuda/conv_cudnn.cpp does, run the chosen algorithm with
+// Find each direction under TF32 as engine/ops/conv2d_cudnn.cpp does, run the chosen algorithm with
 // exactly the workspace Find reported, and check the three results by the adjoint identity.
 TEST(CudnnDouble, Resnet18ConvLayersAt28Pixels) {
   struct Layer {

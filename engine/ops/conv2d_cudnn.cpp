@@ -71,7 +71,7 @@ const Perf& pick(const Perf* perf, int count, bool tf32, const char* what) {
 }
 
 Plan& plan(int device, int kind, const Geometry& g, const float* x, const float* w, float* y) {
-  const bool tf32 = allow_tf32();
+  const bool tf32 = cuda::math_mode(device) == MathMode::Tf32;
   const Key key{device, kind, g.n, g.h, g.w, g.c, g.o, g.kh, g.kw, g.stride, g.pad, tf32};
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_plans.find(key);

@@ -1,0 +1,28 @@
+#include "engine/backend.h"
+
+#include "engine/allocator.h"
+#include "engine/error.h"
+#include "engine/ops/cpu/cpu_backend.h"
+#ifdef BIASCKA_WITH_CUDA
+#include "engine/cuda/backend.h"
+#endif
+
+namespace biascka {
+
+// The one place that knows which tables this build has.
+const Backend& backend(Device d) {
+  if (d.is_cpu()) return cpu_backend();
+#ifdef BIASCKA_WITH_CUDA
+  return cuda::backend(d.index);
+#else
+  fail("device ", d.str(), ": this build of biascka has no CUDA backend");
+#endif
+}
+
+void set_math_mode(Device d, MathMode mode) { backend(d).set_math_mode(mode); }
+MathMode math_mode(Device d) { return backend(d).math_mode(); }
+bool device_is_asynchronous(Device d) { return backend(d).asynchronous(); }
+AllocatorStats device_memory_stats(Device d) { return backend(d).memory_stats(); }
+void reset_peak_memory(Device d) { backend(d).reset_peak_memory(); }
+
+}  // namespace biascka

@@ -1,0 +1,25 @@
+// The CPU's device context: host memory is device memory (no staging, no graphs), work is done when a call
+// returns, products are exact FP32.
+#include <memory>
+
+#include "engine/allocator.h"
+#include "engine/ops/cpu/cpu_backend.h"
+
+namespace biascka {
+
+const CpuBackend& cpu_backend() {
+  static const CpuBackend table;
+  return table;
+}
+
+Device CpuBackend::device() const { return Device::cpu(); }
+void CpuBackend::set_math_mode(MathMode) const {}
+MathMode CpuBackend::math_mode() const { return MathMode::Exact; }
+bool CpuBackend::asynchronous() const { return false; }
+std::unique_ptr<DeviceGraph> CpuBackend::make_graph() const { return nullptr; }
+std::unique_ptr<DeviceUploader> CpuBackend::make_uploader() const { return nullptr; }
+AllocatorStats CpuBackend::memory_stats() const { return cpu_allocator().stats(); }
+void CpuBackend::reset_peak_memory() const { cpu_allocator().reset_peak(); }
+void CpuBackend::release_cached_memory() const { cpu_allocator().empty_cache(); }
+
+}  // namespace biascka
