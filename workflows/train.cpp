@@ -5,8 +5,8 @@
 #include <string>
 #include <utility>
 
-#include "engine/error.h"
 #include "engine/device.h"
+#include "engine/error.h"
 #include "workflows/option_limits.h"
 #include "workflows/run_dir.h"
 

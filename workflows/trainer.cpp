@@ -206,7 +206,8 @@ Trainer::EpochEnd Trainer::train_steps(int64_t epoch, TrainStep& stepper, EpochW
   for (int64_t step = skip; train_loader_.next(batch); ++step) {
     stepper.run(batch);
     work->images += batch.size();
-    if (!device_is_asynchronous(dev_) || progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
+    if (!device_is_asynchronous(dev_) ||
+        progress.due(step + 1)) {  // on the GPU, totals wait for the device: only to print
       if (!sums_now()) return EpochEnd::Diverged;
       const EpochSums& s = work->sums;
       progress.update(step + 1, work->images,
