@@ -15,12 +15,10 @@ std::string pct(const nlohmann::json& v) {
   std::snprintf(buf, sizeof buf, "%.2f", 100 * v.get<double>());
   return buf;
 }
-}  // namespace
 
-void write_report(const std::string& path, const std::vector<RunRecord>& runs,
-                  const std::vector<ResultTable>& tables, const std::vector<std::string>& dirs,
-                  const std::string& command_line, bool figure1, bool curves) {
-  std::ostringstream md;
+// The report's sections, in order.
+void write_how_made(std::ostringstream& md, const std::vector<RunRecord>& runs,
+                    const std::vector<std::string>& dirs, const std::string& command_line) {
   md << "# biascka reproduce: objectives on biased data, and what they do to ResNet18's layers\n\n";
   md << "Reproduces Table 3 and Figure 1 of \"Interpreting Bias in the Neural Networks: A Peek Into "
         "Representational Similarity\": ResNet18 trained from scratch with six objectives on biased "
@@ -47,6 +45,9 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
     md << ". Each run's exact settings are in its `settings.json`; to redo one run alone: "
           "`biascka train --data DATA --loss LOSS --seed K --out RUN` with those settings.\n\n";
   }
+}
+
+void write_tables(std::ostringstream& md, const std::vector<ResultTable>& tables) {
   md << "## Table 3\n\nTest accuracy (%), mean ± std over seeds (population std), n = seeds finished. "
         "**Bold**: best "
         "per column, <u>underlined</u>: second. B-FFHQ is scored on its bias-conflicting test images, as "
@@ -57,6 +58,9 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
      << table_markdown(tables.at(2), false) << "\nConflicting (target != bias):\n\n"
      << table_markdown(tables.at(3), false) << "\n";
   md << "Machine-readable: `table.json`, `table.csv` (every seed's value).\n\n";
+}
+
+void write_figures(std::ostringstream& md, bool figure1, bool curves) {
   md << "## Figure 1\n\n";
   if (figure1) {
     md << "![CKA matrices](figure1.png)\n\nOne unbiased minibatch-CKA matrix per dataset (rows) and "
@@ -72,6 +76,9 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
     md << "No CKA matrix yet (each cell's first seed computes one when its training finishes).\n\n";
   }
   md << "## Training curves\n\n" << (curves ? "![validation accuracy](curves.png)\n\n" : "None yet.\n\n");
+}
+
+void write_runs(std::ostringstream& md, const std::vector<RunRecord>& runs) {
   md << "## Runs\n\n| dataset | objective | seed | status | epochs | best epoch | test acc | aligned | "
         "conflicting | "
         "train time (s) | folder |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -87,6 +94,9 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
        << pct(test.value("conflicting_accuracy", nlohmann::json())) << " | " << secs << " | `" << r.dir
        << "` |\n";
   }
+}
+
+void write_notes(std::ostringstream& md, const std::vector<RunRecord>& runs) {
   md << "\n## Notes\n\n";
   for (const auto& r : runs)
     if (r.label == "C-FMNIST") {
@@ -106,6 +116,19 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
         "= 1.\n"
         "- Every number here is recomputed from the runs' `summary.json` and `metrics.jsonl` files; "
         "`biascka reproduce --collect DIR1 DIR2 ... --out DIR` merges shards into the same tables.\n";
+}
+
+}  // namespace
+
+void write_report(const std::string& path, const std::vector<RunRecord>& runs,
+                  const std::vector<ResultTable>& tables, const std::vector<std::string>& dirs,
+                  const std::string& command_line, bool figure1, bool curves) {
+  std::ostringstream md;
+  write_how_made(md, runs, dirs, command_line);
+  write_tables(md, tables);
+  write_figures(md, figure1, curves);
+  write_runs(md, runs);
+  write_notes(md, runs);
   write_text_atomic(path, md.str());
 }
 
