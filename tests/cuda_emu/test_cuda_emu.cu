@@ -8,7 +8,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/error.h"
+#include "kernels/error.h"
 #include "kernels/common.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/ptx.cuh"
@@ -132,12 +132,12 @@ __global__ void nothing_kernel(float* out) {
 }
 
 TEST(CudaEmulation, LaunchesTheDriverWouldRefuseAreErrors) {
-  EXPECT_THROW(launch("too many threads", nothing_kernel, 1, 1025, 0, nullptr, nullptr), Error);
-  EXPECT_THROW(launch("grid y", nothing_kernel, dim3(1, 65536), 32, 0, nullptr, nullptr), Error);
+  EXPECT_THROW(launch("too many threads", nothing_kernel, 1, 1025, 0, nullptr, nullptr), KernelError);
+  EXPECT_THROW(launch("grid y", nothing_kernel, dim3(1, 65536), 32, 0, nullptr, nullptr), KernelError);
   try {
     launch("smem without opt-in", nothing_kernel, 1, 32, 64 << 10, nullptr, nullptr);
     FAIL() << "expected an error";
-  } catch (const Error& e) {
+  } catch (const KernelError& e) {
     EXPECT_NE(std::string(e.what()).find("cudaFuncSetAttribute"), std::string::npos) << e.what();
   }
   void (*k)(float*) = nothing_kernel;
