@@ -8,8 +8,8 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/common.cuh"
+#include "kernels/error.h"
 #include "kernels/launch.cuh"
 #include "kernels/ptx.cuh"
 
