@@ -14,8 +14,8 @@
 #include "cka/output.h"
 #include "data/disent.h"
 #include "data/loader.h"
+#include "engine/device.h"
 #include "engine/error.h"
-#include "engine/ops/conv2d.h"
 #include "models/resnet18_checkpoint.h"
 #include "workflows/cka_model.h"
 #include "workflows/option_limits.h"
@@ -116,7 +116,6 @@ void add_cka_command(CLI::App& root) {
     const Device dev = Device::parse(o->device);
     require_device(dev);
     co.device = dev;
-    co.tf32 = !o->no_tf32;
     set_math_mode(dev, o->no_tf32 ? MathMode::Exact : MathMode::Tf32);
     BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
                   cka::estimator_name(co.estimator), " estimator needs at least ",
@@ -165,13 +164,12 @@ void add_cka_command(CLI::App& root) {
     }
     for (const std::string& w : r.warnings) workflows::warn(w);
     const std::vector<std::string> written = cka::write_cka_outputs(o->out, r);
-    // The linear CKA runs on an asynchronous device's queue (its times overlap the forward passes).
-    const bool on_device = device_is_asynchronous(co.device) && co.kernel.kind == cka::Kernel::Linear;
+    // On an asynchronous device the CKA runs on its own queue (its times overlap the forward passes).
+    const bool overlapping = device_is_asynchronous(r.gram_device);
     std::printf("%s\n%zu x %zu layers over %lld batch%s on %s: forward %.2f s, Grams %.2f s, HSIC %.2f s%s\n",
                 cka::describe(r).c_str(), r.layers.size(), r.layers_b.size(),
-                static_cast<long long>(r.batches), r.batches == 1 ? "" : "es",
-                on_device ? dev.str().c_str() : "cpu", r.forward_s, r.timing.gram_s, r.timing.hsic_s,
-                on_device ? " (GPU time, overlapping)" : "");
+                static_cast<long long>(r.batches), r.batches == 1 ? "" : "es", r.gram_device.str().c_str(),
+                r.forward_s, r.timing.gram_s, r.timing.hsic_s, overlapping ? " (GPU time, overlapping)" : "");
     std::string files;
     for (const std::string& f : written) files += (files.empty() ? "" : ", ") + f;
     std::printf("wrote %s/%s\n", workflows::printable(o->out).c_str(), files.c_str());

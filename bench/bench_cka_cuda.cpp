@@ -2,7 +2,8 @@
 // at 28, 32 and 224 px, captured once per size and kept on the GPU.
 //
 // cka_grams/<px>/<tf32|fp32>/{fused,cublas}: the 69 layers' centred Grams of one batch.
-//   fused:  what the accumulator runs (cka/gram_cuda.h): column means, the fused Gram (centring folded into
+//   fused:  what the accumulator runs (engine/cuda/cka_gram.h): column means, the fused Gram (centring folded
+//   into
 //           its loads, upper-triangle tiles, split over d, offsets in its epilogue), centring in place: three
 //           launches for all layers.
 //   cublas: per layer cuBLAS X X^T (cublasGemmEx, full n x n, TF32 or SGEMM's FP32) then the separate
@@ -36,11 +37,10 @@
 #ifdef BIASCKA_WITH_CUDA
 #include "cka/accumulator.h"
 #include "cka/centering.h"
-#include "cka/gram_cuda.h"
 #include "engine/autograd.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/cka_gram.h"
 #include "engine/cuda/runtime.h"
-#include "engine/ops/conv2d.h"
 #include "engine/random.h"
 #include "kernels/kernels.h"
 #include "models/resnet18.h"
@@ -107,12 +107,13 @@ void bench_grams(benchmark::State& state, int px, std::vector<size_t> which, boo
   Tensor g = Tensor::empty({layers, ld}, DType::F32, kGpu);
   Tensor k = Tensor::empty({n, n}, DType::F32, kGpu);
   Tensor scratch = Tensor::empty({n}, DType::F64, kGpu);
-  cka::CudaGramBuilder builder(0);
+  cuda::CudaGramBuilder builder(0);
+  set_math_mode(kGpu, tf32 ? MathMode::Tf32 : MathMode::Exact);
   cublasHandle_t h = cuda::cublas(0);
   const float one = 1.f, zero = 0.f;
   auto run = [&] {
     if (fused) {
-      builder.build(ptrs, widths, n, e, tf32, g.data<float>(), ld, s);
+      builder.build(ptrs, widths, n, e == cka::Estimator::Unbiased, g.data<float>(), ld, s);
       return;
     }
     for (int64_t l = 0; l < layers; ++l) {
@@ -197,7 +198,7 @@ void register_grams() {
 // 10,000 images through ResNet18 at batch 512 (the last batch 272), the activations into a GPU accumulator,
 // the matrix back on the host. `cka` false: the forward passes alone.
 void bench_end_to_end(benchmark::State& state, int px, bool tf32, bool overlap, bool cka) {
-  set_allow_tf32(tf32);
+  set_math_mode(kGpu, tf32 ? MathMode::Tf32 : MathMode::Exact);  // convolutions and Grams
   ResNet18 model(ResNet18Config{}, 0, kGpu);
   model.eval();
   const std::vector<std::string> names = model.layer_names();
@@ -207,7 +208,6 @@ void bench_end_to_end(benchmark::State& state, int px, bool tf32, bool overlap, 
   device_copy(tail.raw_data(), kGpu, full.raw_data(), kGpu, tail.nbytes());
   cka::CkaOptions o;
   o.device = kGpu;
-  o.tf32 = tf32;
   o.overlap = overlap;
   // The accumulator (its device buffers and events) is made outside the timed region, as the peer's are.
   auto feed = [&](cka::MinibatchCka* acc, int64_t images) {
@@ -254,7 +254,7 @@ void bench_end_to_end(benchmark::State& state, int px, bool tf32, bool overlap, 
   }
   const AllocatorStats st = cuda::allocator(0).stats();
   state.counters["peak_MiB"] = double(st.peak_in_use) / (1 << 20);
-  set_allow_tf32(true);
+  set_math_mode(kGpu, MathMode::Tf32);
 }
 
 void register_end_to_end() {

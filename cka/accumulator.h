@@ -45,7 +45,6 @@ class MinibatchCka {
   const CkaOptions& options() const { return opts_; }
   // Where the Grams are computed (the backend's device): activations are best left there.
   Device device() const;
-  bool on_gpu() const { return !device().is_cpu(); }
   // Bytes of one layer's centred Gram on the backend for a batch of n (what CkaOptions::gram_memory counts).
   size_t gram_row_bytes(int64_t n) const;
 

@@ -1,9 +1,9 @@
 #pragma once
 // The device half of minibatch CKA. MinibatchCka (accumulator.h) owns the schedule: which groups of layers
 // are built, which blocks of pairs are multiplied, when a batch commits. A CkaBackend does the arithmetic of
-// one device: the packed centred Gram rows of a group of layers (gram.h, centering.h; on a GPU gram_cuda.h),
-// the pair products of two groups and the self terms into the batch's values (hsic.h; on a GPU cuBLAS), and
-// the float64 sums over batches.
+// one device: the packed centred Gram rows of a group of layers (gram.h, centering.h; on a GPU
+// engine/cuda/cka_gram.h), the pair products of two groups and the self terms into the batch's values
+// (hsic.h; on a GPU cuBLAS), and the float64 sums over batches.
 // - CPU (backend_cpu.cpp): float32 Grams centred into float64 rows, float64 BLAS products.
 // - CUDA (backend_cuda.cpp, CUDA builds only): float32 rows on the device, products on the device's side
 //   stream overlapping the next forward pass (CkaOptions::overlap), sums in float64 on the device.

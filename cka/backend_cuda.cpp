@@ -1,6 +1,7 @@
 // The CUDA backend of minibatch CKA (CUDA builds only), on the device's side stream (engine/cuda/runtime.h):
-// - each group of layers' packed centred Grams as float rows of G (gram_cuda.h), straight from the
-//   activations where they lie on the device;
+// - each group of layers' packed centred Grams as float rows of G (engine/cuda/cka_gram.h: the engine's
+//   CKA entries), straight from the activations where they lie on the device, TF32 or exact FP32 as the
+//   device's math mode says;
 // - G_a G_b^T over column chunks of the rows, one strided-batched cuBLAS product (exact FP32 always), the
 //   chunk results summed in float64 with the batch's 2/(n(n-3)) or 2/(n-1)^2 into the batch's HSIC matrix;
 //   with one model the diagonal block is made exactly symmetric, with two each row's product with itself
@@ -27,16 +28,18 @@
 #include "cka/backend.h"
 #include "cka/centering.h"
 #include "cka/estimator.h"
-#include "cka/gram_cuda.h"
 #include "engine/allocator.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/cka_gram.h"
 #include "engine/cuda/runtime.h"
 #include "engine/error.h"
-#include "kernels/kernels.h"
 
 namespace biascka::cka {
 
 namespace {
+
+using cuda::CudaGramBuilder;
+using cuda::DeviceArena;
 
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
@@ -155,12 +158,12 @@ class CudaBackend final : public CkaBackend {
     const Timed t = begin(Phase::Hsic);
     const double* batch = batch_sum_.as<double>();
     if (lb_ == 0) {
-      kernels::cka_accumulate(sum_.as<double>(), batch, la_ * la_, 1, stream_);
-      kernels::cka_accumulate(self_a_.as<double>(), batch, la_, la_ + 1, stream_);  // the diagonal
+      cuda::cka_accumulate(sum_.as<double>(), batch, la_ * la_, 1, stream_);
+      cuda::cka_accumulate(self_a_.as<double>(), batch, la_, la_ + 1, stream_);  // the diagonal
     } else {
-      kernels::cka_accumulate(sum_.as<double>(), batch, la_ * lb_, 1, stream_);
-      kernels::cka_accumulate(self_a_.as<double>(), batch_self_a_.as<double>(), la_, 1, stream_);
-      kernels::cka_accumulate(self_b_.as<double>(), batch_self_b_.as<double>(), lb_, 1, stream_);
+      cuda::cka_accumulate(sum_.as<double>(), batch, la_ * lb_, 1, stream_);
+      cuda::cka_accumulate(self_a_.as<double>(), batch_self_a_.as<double>(), la_, 1, stream_);
+      cuda::cka_accumulate(self_b_.as<double>(), batch_self_b_.as<double>(), lb_, 1, stream_);
     }
     end(t);
   }
@@ -192,8 +195,8 @@ class CudaBackend final : public CkaBackend {
     follow_main_stream();  // the activations were written there (forward pass, uploads)
     const Timed all = begin(Phase::Grams);
     const Timed products{event(), event(), Phase::GramProducts};
-    gram_flops_ += builder_.build(ptrs, widths, n, o_.estimator, o_.tf32, arena(slot).as<float>(), row_,
-                                  stream_, products.begin, products.end);
+    gram_flops_ += builder_.build(ptrs, widths, n, o_.estimator == Estimator::Unbiased,
+                                  arena(slot).as<float>(), row_, stream_, products.begin, products.end);
     timed_.push_back(products);
     end(all);
   }
@@ -212,16 +215,15 @@ class CudaBackend final : public CkaBackend {
         &one, b.as<float>(), CUDA_R_32F, static_cast<int>(row_), chunk_, ga_.as<float>(), CUDA_R_32F,
         static_cast<int>(row_), chunk_, &zero, prod_.as<float>(), CUDA_R_32F, static_cast<int>(cb), ca * cb,
         static_cast<int>(chunks), CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
-    kernels::cka_record_products(prod_.as<float>(), chunks, ca, cb, scale_, batch_sum_.as<double>(), cols(),
-                                 a0, b0, block == PairBlock::Diagonal, block == PairBlock::Mirrored, stream_);
+    cuda::cka_record_products(prod_.as<float>(), chunks, ca, cb, scale_, batch_sum_.as<double>(), cols(), a0,
+                              b0, block == PairBlock::Diagonal, block == PairBlock::Mirrored, stream_);
     hsic_flops_ += 2.0 * static_cast<double>(ca) * static_cast<double>(cb) * static_cast<double>(row_);
     end(t);
   }
 
   void self_products(GramSlot slot, int64_t first, int64_t count) override {
     DeviceArena& self = slot == GramSlot::A ? batch_self_a_ : batch_self_b_;
-    kernels::cka_row_dots(arena(slot).as<float>(), count, m_, row_, scale_, self.as<double>() + first,
-                          stream_);
+    cuda::cka_row_dots(arena(slot).as<float>(), count, m_, row_, scale_, self.as<double>() + first, stream_);
   }
 
   HsicSums sums() override {

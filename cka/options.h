@@ -31,9 +31,9 @@ struct CkaOptions {
   size_t gram_memory = size_t{1} << 30;  // bytes of centred Grams held at once (all layers when they fit)
   // Where the Grams and HSIC products run: the CPU, or a GPU for the linear kernel (the RBF kernel's median
   // runs on the CPU, activations copied there). On a GPU the centred Grams are float32 rows and the sums
-  // float64; see backend_cuda.cpp.
+  // float64; see backend_cuda.cpp. The Grams use TF32 tensor cores or exact FP32 as the device's math mode
+  // says (engine/device.h's set_math_mode: one setting for cuDNN, cuBLAS and CKA).
   Device device = Device::cpu();
-  bool tf32 = true;  // GPU: TF32 tensor cores for the Grams; false: exact FP32
   // GPU: add_batch returns once the batch is queued, so the next forward pass overlaps it. The accumulator
   // keeps the batch's tensors alive until they are read; the caller must not write into them in the meantime.
   bool overlap = true;

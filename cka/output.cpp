@@ -29,6 +29,7 @@ CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full) {
   r.batches = acc.batches();
   r.warnings = std::move(m.warnings);
   r.timing = acc.timing();
+  r.gram_device = acc.device();
   return r;
 }
 

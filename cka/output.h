@@ -9,6 +9,7 @@
 
 #include "cka/accumulator.h"
 #include "cka/estimator.h"
+#include "engine/device.h"
 #include "engine/tensor.h"
 #include "plot/heatmap.h"
 
@@ -25,7 +26,8 @@ struct CkaReport {
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, std::string>> sources;  // e.g. {"checkpoint", path}, {"data", dir}
   CkaTiming timing;                                          // Grams and HSIC (from the accumulator)
-  double forward_s = 0;  // model mode: the forward passes that produced the activations
+  Device gram_device = Device::cpu();  // where the Grams and products ran (the accumulator's backend)
+  double forward_s = 0;                // model mode: the forward passes that produced the activations
 };
 
 // The report of a finished accumulator (matrix, warnings, counts, settings).

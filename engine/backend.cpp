@@ -5,9 +5,26 @@
 #include "engine/ops/cpu/cpu_backend.h"
 #ifdef BIASCKA_WITH_CUDA
 #include "engine/cuda/backend.h"
+#include "engine/cuda/runtime.h"
 #endif
 
 namespace biascka {
+
+bool cuda_compiled() {
+#ifdef BIASCKA_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+int cuda_device_count() {
+#ifdef BIASCKA_WITH_CUDA
+  return cuda::device_count();
+#else
+  return 0;
+#endif
+}
 
 // The one place that knows which tables this build has.
 const Backend& backend(Device d) {

@@ -48,6 +48,13 @@ class Backend {
   // Math of cuDNN convolutions and cuBLAS products: TF32 tensor cores or exact FP32. The CPU is always exact.
   virtual void set_math_mode(MathMode mode) const = 0;
   virtual MathMode math_mode() const = 0;
+  // The device's memory (its caching allocator) and the end of its queue.
+  virtual void* allocate(size_t bytes) const = 0;
+  virtual void deallocate(void* p) const = 0;
+  virtual void synchronize() const = 0;
+  // bytes > 0 between this device and the host or another device of its type; returns when host memory
+  // involved may be reused.
+  virtual void copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) const = 0;
   // True when reading a result back waits for queued work (the GPU); false when work is done on return.
   virtual bool asynchronous() const = 0;
   // Null where the device has no such thing: the caller runs eagerly / uses host memory as it is.

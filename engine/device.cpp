@@ -1,14 +1,12 @@
 #include "engine/device.h"
 
-#include <cstring>
+#include <cstddef>
 #include <string>
+#include <string_view>
 
-#include "engine/allocator.h"
+#include "engine/backend.h"
 #include "engine/error.h"
 #include "engine/parse.h"
-#ifdef BIASCKA_WITH_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace biascka {
 
@@ -25,22 +23,6 @@ Device Device::parse(std::string_view s) {
   fail("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }
 
-bool cuda_compiled() {
-#ifdef BIASCKA_WITH_CUDA
-  return true;
-#else
-  return false;
-#endif
-}
-
-int cuda_device_count() {
-#ifdef BIASCKA_WITH_CUDA
-  return cuda::device_count();
-#else
-  return 0;
-#endif
-}
-
 void require_device(const Device& d) {
   if (d.is_cpu()) return;
   BIASCKA_CHECK(cuda_compiled(), "--device ", d.str(),
@@ -51,40 +33,15 @@ void require_device(const Device& d) {
   BIASCKA_CHECK(d.index < n, "--device ", d.str(), ": only ", n, " GPU(s) found");
 }
 
-void* device_allocate(Device d, size_t bytes) {
-  if (d.is_cpu()) return cpu_allocator().allocate(bytes);
-#ifdef BIASCKA_WITH_CUDA
-  return cuda::allocator(d.index).allocate(bytes);
-#else
-  fail("device ", d.str(), " requested but biascka was built without CUDA");
-#endif
-}
-
-void device_free(Device d, void* p) {
-  if (d.is_cpu()) return cpu_allocator().deallocate(p);
-#ifdef BIASCKA_WITH_CUDA
-  cuda::allocator(d.index).deallocate(p);
-#endif
-}
+// Memory and copies go to the device's table (engine/backend.h); a copy involving a GPU to that GPU's.
+void* device_allocate(Device d, size_t bytes) { return backend(d).allocate(bytes); }
+void device_free(Device d, void* p) { backend(d).deallocate(p); }
 
 void device_copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) {
   if (bytes == 0) return;
-  if (dst_dev.is_cpu() && src_dev.is_cpu()) {
-    std::memcpy(dst, src, bytes);
-    return;
-  }
-#ifdef BIASCKA_WITH_CUDA
-  cuda::copy(dst, dst_dev, src, src_dev, bytes);
-#else
-  fail("copy between ", src_dev.str(), " and ", dst_dev.str(), " needs the CUDA backend");
-#endif
+  backend(dst_dev.is_cpu() ? src_dev : dst_dev).copy(dst, dst_dev, src, src_dev, bytes);
 }
 
-void device_synchronize(Device d) {
-  if (d.is_cpu()) return;
-#ifdef BIASCKA_WITH_CUDA
-  cuda::synchronize(d.index);
-#endif
-}
+void device_synchronize(Device d) { backend(d).synchronize(); }
 
 }  // namespace biascka

@@ -3,7 +3,8 @@
 // test_cka_cuda.cpp on the GPU with exact FP32 and with TF32 Grams (skipped without a GPU; run under the CUDA
 // emulation). Exact self-similarity and symmetry, invariance to orthogonal maps and isotropic scaling (and
 // not to a generic invertible map), the cross-model matrix against the joint one, layer groups under a small
-// memory budget, zero-variance layers, short batches and errors that leave the sums unchanged.
+// memory budget, zero-variance layers, short batches and errors that leave the sums unchanged, and the
+// numpy reference file.
 //
 // Tolerances (CkaDevice), on CKA values. The CPU multiplies the same float64 rows in every grouping: the
 // cross-model block equals the joint matrix's to 1e-12 and layer groups the single group's to 1e-13 (BLAS
@@ -15,9 +16,13 @@
 // averages out little (~1e-4, simulated): 5e-4 there. Invariances hold up to the rounding of the mapped
 // features and of the Grams: 1e-6 on the CPU, 1e-5 with FP32 Grams, 1e-3 with TF32. A pair's Grams do not
 // depend on the other layers of the batch, so on the GPU only its products' shape changes: 1e-7.
+// Against the numpy reference (float64 throughout), float32 Grams of per-batch-centred features with float64
+// centring and sums: 1e-5 absolute on the CPU and with FP32 Grams, 1e-4 with TF32 (as against the CPU).
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +31,7 @@
 #include "cka/options.h"
 #include "engine/device.h"
 #include "engine/error.h"
+#include "engine/io/safetensors.h"
 #include "engine/tensor.h"
 #include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
@@ -43,20 +49,26 @@ struct CkaDevice {
   double shape;       // a pair's value among other layers against the same pair alone
   double cpu;         // against the CPU backend, batches of 32 and more
   double cpu_small;   // against the CPU backend, batches of 20 samples of 4 to 16 features
+  double reference;   // against ../shared/reference/cka_case.safetensors (numpy, float64)
 };
 
 inline CkaDevice cka_cpu() {
-  return {"cpu", Device::cpu(), false, {cka::Kernel::Linear, cka::Kernel::Rbf}, 1e-6, 1e-12, 1e-13, 0, 0, 0};
+  return {"cpu", Device::cpu(), false, {cka::Kernel::Linear, cka::Kernel::Rbf}, 1e-6, 1e-12, 1e-13, 0, 0,
+          0,     1e-5};
 }
 inline CkaDevice cka_cuda(bool tf32) {
   return tf32 ? CkaDevice{"cuda_tf32", Device::cuda(0),
                           true,        {cka::Kernel::Linear},
                           1e-3,        1e-4,
                           1e-4,        1e-7,
-                          1e-4,        5e-4}
-              : CkaDevice{
-                    "cuda_fp32", Device::cuda(0), false, {cka::Kernel::Linear}, 1e-5, 1e-6, 1e-6, 1e-7, 1e-6,
-                    1e-6};
+                          1e-4,        5e-4,
+                          1e-4}
+              : CkaDevice{"cuda_fp32", Device::cuda(0),
+                          false,       {cka::Kernel::Linear},
+                          1e-5,        1e-6,
+                          1e-6,        1e-7,
+                          1e-6,        1e-6,
+                          1e-5};
 }
 inline std::string cka_device_name(const ::testing::TestParamInfo<CkaDevice>& info) {
   return info.param.name;
@@ -74,7 +86,7 @@ class CkaOnDevice : public ::testing::TestWithParam<CkaDevice> {
     o.kernel.kind = k;
     o.gram_memory = budget;
     o.device = GetParam().device;
-    o.tf32 = GetParam().tf32;
+    set_math_mode(o.device, GetParam().tf32 ? MathMode::Tf32 : MathMode::Exact);  // the CPU ignores it
     return o;
   }
   // The same computation on the CPU backend.
@@ -205,6 +217,76 @@ TEST_P(CkaOnDevice, ShortBatchesAndBadShapes) {
   // RBF runs on the CPU whatever the device.
   EXPECT_EQ(cka::MinibatchCka({"x"}, {}, options(cka::Estimator::Biased, cka::Kernel::Rbf)).device(),
             Device::cpu());
+}
+
+// ---- ../shared/reference/cka_case.safetensors (numpy, float64), when present: full-data linear CKA (biased
+// and U-centred), RBF CKA (threshold 1) where the device computes it, and minibatch CKA with biased HSIC0 and
+// unbiased HSIC1 over batches of 64, 64, 64, 64, 64, 40 rows, including the per-batch mean HSIC values. ----
+
+struct CkaReferenceCase {
+  std::vector<std::string> layers;
+  std::vector<Tensor> acts;
+  std::vector<int64_t> batches;
+};
+
+inline CkaReferenceCase load_cka_reference(const SafetensorsReader& f) {
+  CkaReferenceCase c;
+  std::stringstream ss(f.metadata().at("layers"));
+  for (std::string name; std::getline(ss, name, ',');) {
+    c.layers.push_back(name);
+    c.acts.push_back(f.load("act." + name));
+  }
+  const Tensor sizes = f.load("minibatch_sizes");
+  for (int64_t i = 0; i < sizes.numel(); ++i) c.batches.push_back(sizes.data<int64_t>()[i]);
+  return c;
+}
+
+TEST_P(CkaOnDevice, ReferenceFullData) {
+  BIASCKA_REQUIRE_REFERENCE(path, "cka_case.safetensors");
+  const SafetensorsReader f(path);
+  const CkaReferenceCase c = load_cka_reference(f);
+  ASSERT_EQ(c.layers.size(), 6u);
+  for (cka::Kernel k : GetParam().kernels)
+    for (cka::Estimator e : {cka::Estimator::Biased, cka::Estimator::Unbiased}) {
+      const std::string key = k == cka::Kernel::Linear
+                                  ? std::string("cka.linear_full_") + cka::estimator_name(e)
+                                  : std::string("cka.rbf1_full_") + cka::estimator_name(e);
+      if (!f.contains(key)) continue;  // the reference has RBF with the biased estimator only
+      SCOPED_TRACE(key);
+      const cka::CkaMatrix m = cka::full_cka(c.layers, c.acts, nullptr, nullptr, options(e, k));
+      EXPECT_TRUE(m.warnings.empty());
+      EXPECT_TRUE(matrices_near(m.matrix, f.load(key).to_dtype(DType::F64), GetParam().reference));
+    }
+}
+
+TEST_P(CkaOnDevice, ReferenceMinibatchWithShortLastBatch) {
+  BIASCKA_REQUIRE_REFERENCE(path, "cka_case.safetensors");
+  const SafetensorsReader f(path);
+  const CkaReferenceCase c = load_cka_reference(f);
+  for (cka::Estimator e : {cka::Estimator::Biased, cka::Estimator::Unbiased}) {
+    const std::string name = cka::estimator_name(e);
+    SCOPED_TRACE(name);
+    cka::MinibatchCka acc(c.layers, {}, options(e));
+    int64_t r0 = 0;
+    for (int64_t n : c.batches) {
+      acc.add_batch(n, [&](size_t i) { return f.load_rows("act." + c.layers[i], r0, r0 + n); });
+      r0 += n;
+    }
+    EXPECT_EQ(acc.batches(), 6);
+    EXPECT_EQ(acc.samples(), 360);
+    EXPECT_TRUE(matrices_near(acc.result().matrix, f.load("cka.minibatch_" + name).to_dtype(DType::F64),
+                              GetParam().reference));
+    // The per-batch HSIC values themselves (each batch with its own 1/(n(n-3)) or 1/(n-1)^2), relative to
+    // the largest.
+    const Tensor mean_ref = f.load("hsic_mean.minibatch_" + name).to_dtype(DType::F64);
+    Tensor mean = acc.hsic_sums();
+    double scale = 0;
+    for (int64_t i = 0; i < mean.numel(); ++i) {
+      mean.data<double>()[i] /= static_cast<double>(acc.batches());
+      scale = std::max(scale, std::fabs(mean_ref.data<double>()[i]));
+    }
+    EXPECT_TRUE(matrices_near(mean, mean_ref, GetParam().reference * scale));
+  }
 }
 
 }  // namespace biascka::test

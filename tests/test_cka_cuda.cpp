@@ -41,8 +41,8 @@
 #include "workflows/cka_model.h"
 
 #ifdef BIASCKA_WITH_CUDA
-#include "cka/gram_cuda.h"
 #include "engine/cuda/check.h"
+#include "engine/cuda/cka_gram.h"
 #include "engine/cuda/runtime.h"
 #include "kernels/kernels.h"
 #endif
@@ -67,11 +67,12 @@ using test::minibatch;
 using test::rows;
 using test::structured_layers;
 
+// The options of a computation on `dev`, whose math mode (TF32 or exact FP32 Grams) is set to `tf32`.
 CkaOptions options(Estimator e, Device dev, bool tf32 = false) {
   CkaOptions o;
   o.estimator = e;
   o.device = dev;
-  o.tf32 = tf32;
+  set_math_mode(dev, tf32 ? MathMode::Tf32 : MathMode::Exact);
   return o;
 }
 
@@ -190,38 +191,6 @@ TEST(CkaCuda, OverlapKeepsActivationsAliveUntilRead) {
   }
 }
 
-// ---- the reference file (numpy float64), when present ----
-
-TEST(CkaCuda, ReferenceMinibatchAndFullData) {
-  BIASCKA_REQUIRE_GPU();
-  BIASCKA_REQUIRE_REFERENCE(path, "cka_case.safetensors");
-  const SafetensorsReader f(path);
-  std::vector<std::string> layers;
-  std::stringstream ss(f.metadata().at("layers"));
-  for (std::string name; std::getline(ss, name, ',');) layers.push_back(name);
-  const Tensor sizes = f.load("minibatch_sizes");
-  for (bool tf32 : kPrecisions) {
-    const double tol = tf32 ? 1e-4 : 1e-5;
-    for (Estimator e : kEstimators) {
-      const std::string name = cka::estimator_name(e);
-      SCOPED_TRACE(name + " " + precision_name(tf32));
-      cka::MinibatchCka acc(layers, {}, options(e, kGpu, tf32));
-      int64_t r0 = 0;
-      for (int64_t i = 0; i < sizes.numel(); ++i) {
-        const int64_t nb = sizes.data<int64_t>()[i];
-        acc.add_batch(nb, [&](size_t l) { return f.load_rows("act." + layers[l], r0, r0 + nb); });
-        r0 += nb;
-      }
-      EXPECT_TRUE(
-          matrices_near(acc.result().matrix, f.load("cka.minibatch_" + name).to_dtype(DType::F64), tol));
-      std::vector<Tensor> acts;
-      for (const std::string& l : layers) acts.push_back(f.load("act." + l));
-      const cka::CkaMatrix full = cka::full_cka(layers, acts, nullptr, nullptr, options(e, kGpu, tf32));
-      EXPECT_TRUE(matrices_near(full.matrix, f.load("cka.linear_full_" + name).to_dtype(DType::F64), tol));
-    }
-  }
-}
-
 // ---- the model workflow on the GPU ----
 
 TEST(CkaCuda, ModelWorkflowOnTheGpu) {
@@ -235,7 +204,7 @@ TEST(CkaCuda, ModelWorkflowOnTheGpu) {
   data::Loader loader(data::scan_split(dir), lo);
   workflows::CkaModelOptions o;
   o.progress = workflows::ProgressMode::Quiet;
-  o.cka.tf32 = false;
+  set_math_mode(kGpu, MathMode::Exact);
   // The CPU's accumulation of the same (GPU) forward passes.
   const cka::CkaReport cpu = workflows::cka_of_models(a, nullptr, loader, o);
   o.cka.device = kGpu;
@@ -333,10 +302,11 @@ TEST(CkaCudaKernels, Tf32RoundingMatchesTheCpuTwin) {
     const Tensor x = Tensor::from_vector(std::vector<float>{x0, -x0, x0 * 0.25f, 0.f}, {4, 1});
     double k_max = 0;
     const std::vector<double> want = twin_packed(x, Estimator::Biased, true, &k_max);
-    cka::CudaGramBuilder builder(0);
+    cuda::CudaGramBuilder builder(0);
     const Tensor xd = x.to(kGpu);
     Tensor g = Tensor::zeros({cka::packed_size(4, Estimator::Biased)}, DType::F32, kGpu);
-    builder.build({xd.data<float>()}, {1}, 4, Estimator::Biased, true, g.data<float>(), g.numel(),
+    set_math_mode(kGpu, MathMode::Tf32);
+    builder.build({xd.data<float>()}, {1}, 4, /*unbiased=*/false, g.data<float>(), g.numel(),
                   cuda::stream(0));
     const Tensor h = g.to(Device::cpu());
     for (size_t p = 0; p < want.size(); ++p)
@@ -353,7 +323,7 @@ TEST(CkaCudaKernels, FusedGramMatchesTheCpuTwin) {
                                           : std::vector<int64_t>{1, 3, 8, 31, 33, 257, 4099, 4100};
   const std::vector<int64_t> sizes = test::emulated() ? std::vector<int64_t>{4, 128, 129, 300}
                                                       : std::vector<int64_t>{4, 20, 127, 128, 129, 300};
-  cka::CudaGramBuilder builder(0);
+  cuda::CudaGramBuilder builder(0);
   for (int64_t n : sizes) {
     std::vector<Tensor> host, dev;
     std::vector<const float*> ptrs;
@@ -373,7 +343,8 @@ TEST(CkaCudaKernels, FusedGramMatchesTheCpuTwin) {
           builder.k_tiles_per_split = split;
           const int64_t ld = cka::packed_size(n, e) + 3;  // rows at unaligned offsets
           Tensor g = Tensor::full({static_cast<int64_t>(widths.size()), ld}, -7.0, DType::F32, kGpu);
-          builder.build(ptrs, widths, n, e, tf32, g.data<float>(), ld, cuda::stream(0));
+          set_math_mode(kGpu, tf32 ? MathMode::Tf32 : MathMode::Exact);
+          builder.build(ptrs, widths, n, e == Estimator::Unbiased, g.data<float>(), ld, cuda::stream(0));
           const Tensor h = g.to(Device::cpu());
           for (size_t l = 0; l < widths.size(); ++l) {
             const float* row = h.data<float>() + l * ld;
@@ -402,7 +373,7 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
   if (free_b < size_t(12) << 30)
     GTEST_SKIP() << "needs 12 GiB of free GPU memory, " << (free_b >> 20) << " MiB free";
   Tensor big = Tensor::empty({n * d_max}, DType::F32, kGpu);
-  cka::CudaGramBuilder builder(0);
+  cuda::CudaGramBuilder builder(0);
   for (int64_t d : {d_max, d_max - 3}) {  // scalar loads, float4 loads
     BIASCKA_CUDA_CHECK(cudaMemset(big.raw_data(), 0, big.nbytes()));
     std::vector<int64_t> cols = {0, 5, d_max * 3 / 10, d - 33, d - 5, d - 2, d - 1};
@@ -421,7 +392,9 @@ TEST(CkaCudaKernels, FusedGramPast2To31Elements) {
       double k_max = 0;
       const std::vector<double> want = twin_packed(dense, e, tf32, &k_max);  // zero columns add nothing
       Tensor g = Tensor::zeros({cka::packed_size(n, e)}, DType::F32, kGpu);
-      builder.build({big.data<float>()}, {d}, n, e, tf32, g.data<float>(), g.numel(), cuda::stream(0));
+      set_math_mode(kGpu, tf32 ? MathMode::Tf32 : MathMode::Exact);
+      builder.build({big.data<float>()}, {d}, n, e == Estimator::Unbiased, g.data<float>(), g.numel(),
+                    cuda::stream(0));
       const Tensor h = g.to(Device::cpu());
       double worst = 0;
       for (size_t p = 0; p < want.size(); ++p)

@@ -12,7 +12,6 @@
 
 #include "engine/adam.h"
 #include "engine/device.h"
-#include "engine/ops/conv2d.h"
 #include "engine/random.h"
 #include "losses/objectives.h"
 #include "models/resnet18.h"
@@ -122,8 +121,8 @@ TEST(TrainGpu, GraphReplayEqualsEagerSteps) {
 // agree to float rounding.
 TEST(TrainGpu, OneStepMatchesTheCpu) {
   BIASCKA_REQUIRE_GPU();
-  const bool tf32 = allow_tf32();
-  set_allow_tf32(false);
+  const MathMode mode = math_mode(Device::cuda());
+  set_math_mode(Device::cuda(), MathMode::Exact);
   const int64_t side = test::emulated() ? 12 : 28;
   for (const int64_t n : {int64_t{32}, int64_t{8}}) {
     ResNet18 mc({}, 4, Device::cpu()), mg({}, 4, Device::cuda());
@@ -158,7 +157,7 @@ TEST(TrainGpu, OneStepMatchesTheCpu) {
       EXPECT_LE(wdiff, 1e-6) << "Adam step of " << pc[k].first << ", batch " << n;
     }
   }
-  set_allow_tf32(tf32);
+  set_math_mode(Device::cuda(), mode);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "workflows/cka_model.h"
 
 #include <chrono>
-#include <cstring>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -39,10 +38,7 @@ Tensor concat_rows(const std::vector<Tensor>& chunks) {
   Tensor out = Tensor::empty(shape, chunks.front().dtype(), dev);
   char* dst = static_cast<char*>(out.raw_data());
   for (const Tensor& c : chunks) {
-    if (dev.is_cpu())
-      std::memcpy(dst, c.raw_data(), c.nbytes());
-    else
-      device_copy(dst, dev, c.raw_data(), c.device(), c.nbytes());
+    device_copy(dst, dev, c.raw_data(), c.device(), c.nbytes());
     dst += c.nbytes();
   }
   return out;
@@ -81,9 +77,10 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   ModeGuard guard_a(&model_a), guard_b(model_b);
   NoGrad no_grad;
   cka::MinibatchCka acc(la, lb, o.cka);
-  // With the Grams on the GPU, activations stay where the forward pass left them (full-data mode too): the
-  // accumulator reads them in place on its own stream while the next batch's forward pass runs.
-  const bool keep_on_device = acc.on_gpu();
+  // With the Grams on the model's device, activations stay where the forward pass left them (full-data mode
+  // too): on a GPU the accumulator reads them in place on its own stream while the next batch's forward
+  // pass runs.
+  const bool keep_on_device = acc.device() == model_a.device();
   BatchStager stager(model_a.device());  // a batch on the device once, for both models
   double forward_s = 0;
   const int64_t passes = o.full ? 1 : o.epochs_over_data;

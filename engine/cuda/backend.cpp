@@ -10,12 +10,12 @@
 #include <mutex>
 
 #include "engine/allocator.h"
+#include "engine/cuda/check.h"
 #include "engine/cuda/graph.h"
 #include "engine/cuda/runtime.h"
 #include "engine/error.h"
 #include "engine/ops/conv2d_impl.h"
 #include "engine/ops/linear_cublas.h"
-#include "kernels/error.h"
 #include "kernels/kernels.h"
 
 namespace biascka::cuda {
@@ -44,16 +44,6 @@ class Scratch {
   void* ptr_ = nullptr;
 };
 
-// Runs an entry, turning the kernels' own error type (kernels/error.h) into the library's.
-template <class F>
-void guard(F&& f) {
-  try {
-    f();
-  } catch (const kernels::KernelError& e) {
-    fail(e.what());
-  }
-}
-
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(int index) : index_(index) {}
@@ -73,6 +63,16 @@ Device CudaBackend::device() const { return Device::cuda(index_); }
 void CudaBackend::set_math_mode(MathMode mode) const { cuda::set_math_mode(index_, mode); }
 
 MathMode CudaBackend::math_mode() const { return cuda::math_mode(index_); }
+
+void* CudaBackend::allocate(size_t bytes) const { return allocator(index_).allocate(bytes); }
+
+void CudaBackend::deallocate(void* p) const { allocator(index_).deallocate(p); }
+
+void CudaBackend::synchronize() const { cuda::synchronize(index_); }
+
+void CudaBackend::copy(void* dst, Device dst_dev, const void* src, Device src_dev, size_t bytes) const {
+  cuda::copy(dst, dst_dev, src, src_dev, bytes);
+}
 
 bool CudaBackend::asynchronous() const { return true; }
 
@@ -231,12 +231,13 @@ void CudaBackend::adam_step(const AdamTensor* tensors, int count, int64_t max_nu
 
 const Backend& backend(int device) {
   constexpr int kMaxDevices = 64;
-  static std::array<std::unique_ptr<CudaBackend>, kMaxDevices> tables;
-  static std::mutex mu;
+  // Never destroyed: tensors freed during static destruction still return their memory through the table.
+  static auto* tables = new std::array<std::unique_ptr<CudaBackend>, kMaxDevices>();
+  static auto* mu = new std::mutex();
   BIASCKA_CHECK(device >= 0 && device < kMaxDevices, "cuda:", device, ": no such device");
-  std::lock_guard<std::mutex> lock(mu);
-  if (!tables[device]) tables[device] = std::make_unique<CudaBackend>(device);
-  return *tables[device];
+  std::lock_guard<std::mutex> lock(*mu);
+  if (!(*tables)[device]) (*tables)[device] = std::make_unique<CudaBackend>(device);
+  return *(*tables)[device];
 }
 
 }  // namespace biascka::cuda

@@ -6,10 +6,21 @@
 #include <cudnn.h>
 
 #include "engine/error.h"
+#include "kernels/error.h"
 
 namespace biascka::cuda {
 const char* cublas_status_name(cublasStatus_t s);
+
+// Runs a kernels/ launcher, turning the kernels' own error type (kernels/error.h) into the library's.
+template <class F>
+void guard(F&& f) {
+  try {
+    f();
+  } catch (const kernels::KernelError& e) {
+    fail(e.what());
+  }
 }
+}  // namespace biascka::cuda
 
 #define BIASCKA_CUDA_CHECK(call)                                                                       \
   do {                                                                                                 \

@@ -20,11 +20,6 @@ std::atomic<CpuConvPath> g_path{CpuConvPath::Auto};
 
 void set_cpu_conv_path(CpuConvPath p) { g_path = p; }
 CpuConvPath cpu_conv_path() { return g_path; }
-void set_allow_tf32(bool allow) {
-  for (int i = 0; i < cuda_device_count(); ++i)
-    set_math_mode(Device::cuda(i), allow ? MathMode::Tf32 : MathMode::Exact);
-}
-bool allow_tf32() { return cuda_device_count() == 0 || math_mode(Device::cuda(0)) == MathMode::Tf32; }
 
 namespace {
 

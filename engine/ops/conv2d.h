@@ -21,9 +21,4 @@ CpuConvPath cpu_conv_path();
 bool onednn_available();
 std::string onednn_version();  // "" when not built with oneDNN
 
-// Every GPU's math mode at once (engine/device.h's set_math_mode / math_mode own it per device; these
-// remain for callers not yet moved to them). allow_tf32: cuda:0's mode (true without a GPU).
-void set_allow_tf32(bool allow);
-bool allow_tf32();
-
 }  // namespace biascka

@@ -1,5 +1,7 @@
 // The CPU's device context: host memory is device memory (no staging, no graphs), work is done when a call
 // returns, products are exact FP32.
+#include <cstddef>
+#include <cstring>
 #include <memory>
 
 #include "engine/allocator.h"
@@ -15,6 +17,12 @@ const CpuBackend& cpu_backend() {
 Device CpuBackend::device() const { return Device::cpu(); }
 void CpuBackend::set_math_mode(MathMode) const {}
 MathMode CpuBackend::math_mode() const { return MathMode::Exact; }
+void* CpuBackend::allocate(size_t bytes) const { return cpu_allocator().allocate(bytes); }
+void CpuBackend::deallocate(void* p) const { cpu_allocator().deallocate(p); }
+void CpuBackend::synchronize() const {}
+void CpuBackend::copy(void* dst, Device, const void* src, Device, size_t bytes) const {
+  std::memcpy(dst, src, bytes);
+}
 bool CpuBackend::asynchronous() const { return false; }
 std::unique_ptr<DeviceGraph> CpuBackend::make_graph() const { return nullptr; }
 std::unique_ptr<DeviceUploader> CpuBackend::make_uploader() const { return nullptr; }

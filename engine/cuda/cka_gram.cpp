@@ -1,14 +1,17 @@
-#include "cka/gram_cuda.h"
+#include "engine/cuda/cka_gram.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
 
-#include "cka/centering.h"
 #include "engine/cuda/check.h"
 #include "engine/cuda/runtime.h"
+#include "engine/device.h"
 #include "engine/error.h"
 #include "kernels/kernels.h"
 
-namespace biascka::cka {
+namespace biascka::cuda {
 
 namespace {
 
@@ -27,37 +30,37 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
 DeviceArena::~DeviceArena() {
-  if (ptr_) cuda::allocator(device_).deallocate(ptr_);
+  if (ptr_) allocator(device_).deallocate(ptr_);
 }
 
 bool DeviceArena::reserve(size_t bytes, cudaStream_t stream) {
   if (bytes <= bytes_ && ptr_) return false;
   if (ptr_) {
     BIASCKA_CUDA_CHECK(cudaStreamSynchronize(stream));
-    cuda::allocator(device_).deallocate(ptr_);
+    allocator(device_).deallocate(ptr_);
     ptr_ = nullptr;
     bytes_ = 0;
   }
-  ptr_ = cuda::allocator(device_).allocate(std::max<size_t>(bytes, 256));
+  ptr_ = allocator(device_).allocate(std::max<size_t>(bytes, 256));
   bytes_ = std::max<size_t>(bytes, 256);
   return true;
 }
 
 CudaGramBuilder::CudaGramBuilder(int device)
     : device_(device), mu_(device), workspace_(device), counters_(device), stats_(device) {
-  cuda::set_device(device);
+  set_device(device);
   BIASCKA_CUDA_CHECK(cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, device));
 }
 
 double CudaGramBuilder::build(const std::vector<const float*>& x, const std::vector<int64_t>& d, int64_t n,
-                              Estimator e, bool tf32, float* g, int64_t ld, cudaStream_t stream,
+                              bool unbiased, float* g, int64_t ld, cudaStream_t stream,
                               cudaEvent_t product_begin, cudaEvent_t product_end) {
   BIASCKA_CHECK(x.size() == d.size(), "CKA on the GPU: ", x.size(), " layers but ", d.size(), " widths");
-  BIASCKA_CHECK(n >= min_batch(e), "CKA on the GPU: a batch of ", n, " samples (the ", estimator_name(e),
-                " estimator needs at least ", min_batch(e), ")");
-  BIASCKA_CHECK(ld >= packed_size(n, e), "CKA on the GPU: Gram row stride ", ld, " below ",
-                packed_size(n, e));
-  cuda::set_device(device_);
+  BIASCKA_CHECK(n >= 2, "CKA on the GPU: a batch of ", n, " samples (a Gram needs at least 2)");
+  const int64_t packed = n * (n - 1) / 2 + (unbiased ? 0 : n);  // cka::packed_size
+  BIASCKA_CHECK(ld >= packed, "CKA on the GPU: Gram row stride ", ld, " below ", packed);
+  const bool tf32 = math_mode(device_) == MathMode::Tf32;
+  set_device(device_);
   const int64_t nt = ceil_div(n, kTile), tiles = nt * (nt + 1) / 2;
   BIASCKA_CHECK(tiles <= (int64_t{1} << 30), "CKA on the GPU: a batch of ", n, " samples is too large");
   double flops = 0;
@@ -71,7 +74,7 @@ double CudaGramBuilder::build(const std::vector<const float*>& x, const std::vec
     b.n = n;
     b.ld = ld;
     b.stats_stride = tiles * 2 * kTile + 2 * n;
-    b.unbiased = e == Estimator::Unbiased;
+    b.unbiased = unbiased;
     b.tf32 = tf32;
     b.g = g + static_cast<int64_t>(first) * ld;
 
@@ -118,12 +121,12 @@ double CudaGramBuilder::build(const std::vector<const float*>& x, const std::vec
     b.counters = counters_.as<int32_t>();
     b.stats = stats_.as<double>();
 
-    kernels::cka_column_means(b, stream);
+    guard([&] { kernels::cka_column_means(b, stream); });
     if (product_begin && !product_started) BIASCKA_CUDA_CHECK(cudaEventRecord(product_begin, stream));
     product_started = true;
-    kernels::cka_fused_gram(b, stream);
+    guard([&] { kernels::cka_fused_gram(b, stream); });
     if (product_end) BIASCKA_CUDA_CHECK(cudaEventRecord(product_end, stream));
-    kernels::cka_center_packed(b, stream);
+    guard([&] { kernels::cka_center_packed(b, stream); });
   }
   if (!product_started && product_begin) {  // no layers: an empty interval
     BIASCKA_CUDA_CHECK(cudaEventRecord(product_begin, stream));
@@ -132,4 +135,21 @@ double CudaGramBuilder::build(const std::vector<const float*>& x, const std::vec
   return flops;
 }
 
-}  // namespace biascka::cka
+void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb, double scale, double* out,
+                         int64_t ld, int64_t a0, int64_t b0, bool symmetric, bool mirror,
+                         cudaStream_t stream) {
+  guard([&] {
+    kernels::cka_record_products(p, chunks, ca, cb, scale, out, ld, a0, b0, symmetric, mirror, stream);
+  });
+}
+
+void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
+                  cudaStream_t stream) {
+  guard([&] { kernels::cka_row_dots(g, rows, m, ld, scale, out, stream); });
+}
+
+void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t stream) {
+  guard([&] { kernels::cka_accumulate(dst, src, count, src_stride, stream); });
+}
+
+}  // namespace biascka::cuda
