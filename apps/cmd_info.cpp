@@ -1,5 +1,6 @@
 // `biascka info`: what this build has and what this machine offers.
 #include <cstdio>
+#include <string>
 #include <thread>
 
 #include "apps/commands.h"
@@ -7,9 +8,6 @@
 #include "engine/gemm.h"
 #include "engine/ops/conv2d.h"
 #include "engine/parallel.h"
-#ifdef BIASCKA_WITH_CUDA
-#include "engine/cuda/runtime.h"
-#endif
 
 namespace biascka::app {
 
@@ -31,13 +29,11 @@ void add_info_command(CLI::App& root) {
       std::printf("  CUDA backend  : not built\n");
       return;
     }
-#ifdef BIASCKA_WITH_CUDA
     std::printf("  CUDA backend  : built for sm_%s\n", BIASCKA_CUDA_ARCHS);
-    std::printf("  CUDA versions : %s\n", cuda::versions().c_str());
+    std::printf("  CUDA versions : %s\n", cuda_versions().c_str());
     const int n = cuda_device_count();
     std::printf("  GPUs found    : %d\n", n);
-    for (int i = 0; i < n; ++i) std::printf("    cuda:%d %s\n", i, cuda::device_name(i).c_str());
-#endif
+    for (int i = 0; i < n; ++i) std::printf("    cuda:%d %s\n", i, cuda_device_name(i).c_str());
   });
 }
 

@@ -1,5 +1,7 @@
 #include "engine/backend.h"
 
+#include <string>
+
 #include "engine/allocator.h"
 #include "engine/error.h"
 #include "engine/ops/cpu/cpu_backend.h"
@@ -23,6 +25,22 @@ int cuda_device_count() {
   return cuda::device_count();
 #else
   return 0;
+#endif
+}
+
+std::string cuda_versions() {
+#ifdef BIASCKA_WITH_CUDA
+  return cuda::versions();
+#else
+  return "";
+#endif
+}
+
+std::string cuda_device_name(int index) {
+#ifdef BIASCKA_WITH_CUDA
+  return cuda::device_name(index);
+#else
+  fail("cuda:", index, ": this build of biascka has no CUDA backend");
 #endif
 }
 

@@ -27,6 +27,9 @@ struct Device {
 bool cuda_compiled();
 // Number of usable GPUs (0 when not compiled with CUDA or no driver/GPU).
 int cuda_device_count();
+// "CUDA runtime 13.0, driver 13.0, cuDNN 9.x, cuBLAS 13.x" ("" without CUDA), and a GPU's name.
+std::string cuda_versions();
+std::string cuda_device_name(int index);
 // Throws a one-line error when `d` is a CUDA device that this build or machine cannot use.
 void require_device(const Device& d);
 
