@@ -14,9 +14,12 @@
 namespace biascka::workflows {
 
 cka::SquareMatrix read_cka_matrix(const std::string& path) {
-  const auto j = read_json_file(path);
+  return cka_matrix_from_json(read_json_file(path), path);
+}
+
+cka::SquareMatrix cka_matrix_from_json(const nlohmann::json& j, const std::string& path) {
   const nlohmann::json none;
-  const nlohmann::json& matrix = j.contains("matrix") ? j["matrix"] : none;
+  const nlohmann::json& matrix = j.is_object() && j.contains("matrix") ? j["matrix"] : none;
   const bool square = matrix.is_array() && !matrix.empty() &&
                       std::all_of(matrix.begin(), matrix.end(), [&](const nlohmann::json& row) {
                         return row.is_array() && row.size() == matrix.size();

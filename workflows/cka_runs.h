@@ -1,6 +1,7 @@
 #pragma once
 // The CKA matrices of a reproduce grid's runs (RUN/cka/cka.json, one per run), read back and combined per
 // (dataset, objective) cell over seeds: Figure 1 shows each cell's mean, the report the seed spread.
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,8 @@ namespace biascka::workflows {
 
 // The square "matrix" of a cka.json (null entries: NaN). Throws naming the file when it is not square.
 cka::SquareMatrix read_cka_matrix(const std::string& cka_json);
+// The same from parsed JSON (`path` names it in errors).
+cka::SquareMatrix cka_matrix_from_json(const nlohmann::json& j, const std::string& path);
 
 struct SeedMatrices {
   std::string dataset, loss;
