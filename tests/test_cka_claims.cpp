@@ -1,9 +1,11 @@
 // The claim metrics of cka/claims.h on inputs whose answer is known by hand: Spearman with ties and NaN,
 // depth decay of a 3 x 3 matrix, the block index on synthetic matrices with a planted block, no block and
 // all ones, and the probe crossing.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <vector>

@@ -1,6 +1,7 @@
 // The reproduce grid on a tiny dataset: every output, resuming after interruptions gives the same tables
 // as an uninterrupted run, and shards merged with collect give the single-machine tables.
 #include <cmath>
+#include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>

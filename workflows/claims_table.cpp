@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "cka/claims.h"
 #include "workflows/cka_runs.h"
