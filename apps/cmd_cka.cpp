@@ -14,10 +14,12 @@
 #include "cka/output.h"
 #include "data/disent.h"
 #include "data/loader.h"
+#include "data/subset.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "models/resnet18_checkpoint.h"
 #include "workflows/cka_model.h"
+#include "workflows/cka_subsets.h"
 #include "workflows/option_limits.h"
 #include "workflows/progress.h"
 #include "workflows/run_lock.h"
@@ -28,10 +30,10 @@ namespace biascka::app {
 void add_cka_command(CLI::App& root) {
   struct Opts {
     std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
-    std::string estimator = "unbiased", kernel = "linear", device = "cpu";
+    std::string estimator = "unbiased", kernel = "linear", device = "cpu", subset = "all";
     int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
     double rbf_threshold = 1.0;
-    bool full = false, quiet = false, no_tf32 = false;
+    bool full = false, quiet = false, no_tf32 = false, subset_diff = false;
     uint64_t seed = 0;
     workflows::ImageOptions image;
   };
@@ -53,6 +55,10 @@ void add_cka_command(CLI::App& root) {
       "layers per axis). A layer with zero variance gets NaN and a warning; NaN or infinite activations are "
       "an error.\n"
       "One process per DIR (DIR/.lock).\n"
+      "--subset aligned|conflicting: only the samples whose file name has target == bias (!=). "
+      "--subset-diff:\n"
+      "both, each in its own pass, into DIR/aligned/ and DIR/conflicting/, and their difference (aligned -\n"
+      "conflicting) as DIR/cka_diff.json, cka_diff.npy and cka_diff.png (diverging colours centred on 0).\n"
       "--device cuda: forward passes and (linear kernel) Grams and HSIC products on the GPU: fused\n"
       "Gram + centring kernels, one product of all centred Grams per batch, float64 sums; activations\n"
       "stay on the GPU and the next batch's forward pass overlaps this batch's CKA. TF32 unless --no-tf32.\n"
@@ -89,6 +95,14 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
   cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")
       ->capture_default_str();
+  auto* subset = cmd->add_option("--subset", o->subset,
+                                 "all | aligned (target == bias) | conflicting (target != bias) samples")
+                     ->capture_default_str()
+                     ->needs(ckpt);
+  cmd->add_flag("--subset-diff", o->subset_diff,
+                "aligned and conflicting in turn, and CKA(aligned) - CKA(conflicting) (see above)")
+      ->needs(ckpt)
+      ->excludes(subset);
   add_image_options(cmd, &o->image);
   cmd->add_option("--gram-memory", o->gram_memory_mib,
                   "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
@@ -103,6 +117,7 @@ void add_cka_command(CLI::App& root) {
       workflows::check_range("--epochs-over-data", o->epochs, 1, 1000000);
       workflows::check_batch_memory("", o->batch, o->image.image_size);
       workflows::parse_device("--device", o->device);
+      data::parse_subset(o->subset);
     });
     // One writer per output folder; temporaries of a killed earlier run there go.
     const workflows::RunLock lock(o->out, "cka");
@@ -149,18 +164,36 @@ void add_cka_command(CLI::App& root) {
       std::optional<ResNet18> b;
       if (!o->checkpoint_b.empty()) b.emplace(load_resnet18(o->checkpoint_b, dev));
       const auto order = o->epochs > 1 ? workflows::SplitOrder::Shuffled : workflows::SplitOrder::Fixed;
-      data::Loader loader(
-          data::scan_split(o->data),
-          workflows::split_loader_options(o->data, o->image, o->batch, o->max_samples, order, o->seed));
-      workflows::CkaModelOptions wo;
-      wo.layers = o->layers;
-      wo.epochs_over_data = o->epochs;
-      wo.full = o->full;
-      wo.cka = co;
-      wo.progress = mode;
-      r = workflows::cka_of_models(a, b ? &*b : nullptr, loader, wo);
-      r.sources.insert(r.sources.begin(), {"checkpoint", o->checkpoint});
-      if (b) r.sources.insert(r.sources.begin() + 1, {"checkpoint_b", o->checkpoint_b});
+      const data::Split split = data::scan_split(o->data);
+      auto cka_on = [&](data::Subset subset) {
+        data::Loader loader(
+            data::select_subset(split, subset),
+            workflows::split_loader_options(o->data, o->image, o->batch, o->max_samples, order, o->seed));
+        workflows::CkaModelOptions wo;
+        wo.layers = o->layers;
+        wo.epochs_over_data = o->epochs;
+        wo.full = o->full;
+        wo.cka = co;
+        wo.progress = mode;
+        cka::CkaReport rs = workflows::cka_of_models(a, b ? &*b : nullptr, loader, wo);
+        rs.sources.insert(rs.sources.begin(), {"checkpoint", o->checkpoint});
+        if (b) rs.sources.insert(rs.sources.begin() + 1, {"checkpoint_b", o->checkpoint_b});
+        rs.sources.emplace_back("subset", data::subset_name(subset));
+        return rs;
+      };
+      if (o->subset_diff) {
+        const cka::CkaReport aligned = cka_on(data::Subset::Aligned);
+        const cka::CkaReport conflicting = cka_on(data::Subset::Conflicting);
+        for (const cka::CkaReport* x : {&aligned, &conflicting})
+          for (const std::string& w : x->warnings) workflows::warn(w);
+        std::string files;
+        for (const std::string& f : workflows::write_cka_subset_diff(o->out, aligned, conflicting))
+          files += (files.empty() ? "" : ", ") + f;
+        std::printf("aligned: %s\nconflicting: %s\nwrote %s/{%s}\n", cka::describe(aligned).c_str(),
+                    cka::describe(conflicting).c_str(), workflows::printable(o->out).c_str(), files.c_str());
+        return;
+      }
+      r = cka_on(data::parse_subset(o->subset));
     }
     for (const std::string& w : r.warnings) workflows::warn(w);
     const std::vector<std::string> written = cka::write_cka_outputs(o->out, r);

@@ -29,9 +29,12 @@ void add_eval_command(CLI::App& root) {
       "eval",
       "Evaluate a checkpoint on a split folder (DisEnt layout): accuracy on all, bias-aligned and "
       "bias-conflicting\n"
-      "samples, per class, and the confusion matrix. For B-FFHQ, DisEnt reports conflicting_accuracy alone.\n"
-      "Writes --out eval.json with keys accuracy, aligned_accuracy, conflicting_accuracy, per_class, "
-      "confusion, count.\n"
+      "samples, unbiased (mean over (target, bias) groups, as LfF) and worst-group accuracy, per class, and "
+      "the\n"
+      "confusion matrix. For B-FFHQ, DisEnt reports conflicting_accuracy alone.\n"
+      "Writes --out eval.json with keys accuracy, aligned_accuracy, conflicting_accuracy, "
+      "unbiased_accuracy,\n"
+      "worst_group_accuracy, groups, per_class, confusion, count.\n"
       "Example: biascka eval --checkpoint runs/cmnist-sce-0/best.safetensors --data ROOT/cmnist/test --out "
       "eval.json");
   cmd->add_option("--checkpoint", o->checkpoint, "model weights (safetensors)")->required();
@@ -70,6 +73,9 @@ void add_eval_command(CLI::App& root) {
     row("all", r.count, r.accuracy);
     row("bias-aligned", r.aligned_count, r.aligned_accuracy);
     row("bias-conflicting", r.conflicting_count, r.conflicting_accuracy);
+    std::printf("%-22s %8lld %7.2f%%\n%-22s %8s %7.2f%%\n", "unbiased (groups)",
+                static_cast<long long>(r.groups), 100 * r.unbiased_accuracy, "worst group", "",
+                100 * r.worst_group_accuracy);
   });
 }
 

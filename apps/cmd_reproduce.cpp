@@ -48,7 +48,8 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
       "interrupted\n"
       "one resumes, so the same command continues after any stop. Writes DIR/table.md, table.csv, "
       "table.json,\n"
-      "figure1.png, curves.png and report.md.\n"
+      "figure1.png (each cell the mean over seeds), cka_seed_std.png (their spread), curves.png and "
+      "report.md.\n"
       "Examples:\n"
       "  biascka reproduce --quick --out repro-quick                 (built-in data, CPU, ~4 min)\n"
       "  biascka reproduce --data-root ROOT --device cuda --out repro\n"
@@ -91,8 +92,10 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
     o->progress = *quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
     if (!collect->empty()) {
       workflows::collect(*collect, o->out, o->command_line);
-      std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n",
-                  o->out.c_str());
+      std::printf(
+          "wrote %s/table.md, table.csv, table.json, figure1.png, cka_seed_std.png (2+ seeds), curves.png, "
+          "report.md\n",
+          o->out.c_str());
       return;
     }
     o->datasets = split_list(*datasets);
@@ -127,8 +130,10 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
     }
     const int rc = workflows::reproduce(*o);
     if (rc != 0) throw CLI::RuntimeError(rc);
-    std::printf("wrote %s/table.md, table.csv, table.json, figure1.png, curves.png, report.md\n",
-                o->out.c_str());
+    std::printf(
+        "wrote %s/table.md, table.csv, table.json, figure1.png, cka_seed_std.png (2+ seeds), curves.png, "
+        "report.md\n",
+        o->out.c_str());
   });
 }
 

@@ -142,6 +142,9 @@ constexpr double kViridis[9][3] = {{68, 1, 84},    {71, 44, 122},  {59, 81, 139}
 constexpr double kMagma[9][3] = {{0, 0, 4},      {28, 16, 68},    {79, 18, 123},
                                  {129, 37, 129}, {181, 54, 122},  {229, 80, 100},
                                  {251, 135, 97}, {254, 194, 135}, {252, 253, 191}};
+constexpr double kRdBuReversed[9][3] = {{33, 102, 172},  {67, 147, 195},  {146, 197, 222},
+                                        {209, 229, 240}, {247, 247, 247}, {253, 219, 199},
+                                        {244, 165, 130}, {214, 96, 77},   {178, 24, 43}};
 }  // namespace
 
 Rgb colormap(ColorMap map, double t) {
@@ -149,7 +152,7 @@ Rgb colormap(ColorMap map, double t) {
   t = std::clamp(t, 0.0, 1.0) * 8.0;
   const int i = std::min(7, static_cast<int>(t));
   const double f = t - i;
-  const auto& tab = map == ColorMap::Viridis ? kViridis : kMagma;
+  const auto& tab = map == ColorMap::Viridis ? kViridis : map == ColorMap::Magma ? kMagma : kRdBuReversed;
   auto mix = [&](int k) {
     return static_cast<uint8_t>(std::lround(tab[i][k] * (1 - f) + tab[i + 1][k] * f));
   };

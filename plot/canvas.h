@@ -45,8 +45,10 @@ class Canvas {
   std::vector<uint8_t> px_;
 };
 
-// Perceptually uniform colour maps sampled at t in [0, 1] (clamped; NaN gives grey).
-enum class ColorMap { Viridis, Magma };
+// Colour maps sampled at t in [0, 1] (clamped; NaN gives grey): Viridis and Magma are perceptually uniform
+// sequential maps; Diverging is ColorBrewer's RdBu reversed (blue, white at t = 0.5, red), for signed values
+// on a scale centred on 0 (vmin = -vmax).
+enum class ColorMap { Viridis, Magma, Diverging };
 Rgb colormap(ColorMap map, double t);
 
 }  // namespace biascka::plot

@@ -130,9 +130,11 @@ Canvas render_heatmap(const HeatmapSpec& s) {
         const double v = s.values[static_cast<size_t>(r * s.cols + col)];
         char buf[32];
         std::snprintf(buf, sizeof buf, std::isnan(v) ? "nan" : std::fabs(v) >= 100 ? "%.0f" : "%.2f", v);
-        // Light text on the dark half of the colour map, dark text on the light half.
-        const double t = (v - s.vmin) / (s.vmax - s.vmin);
-        const Rgb ink = (std::isnan(v) || t >= 0.55) ? kInk : kWhite;
+        // Light text on dark cells, dark text on light ones (by the cell colour's luma, so that it holds
+        // for the diverging map too, light in the middle and dark at both ends).
+        const Rgb fill = colormap(s.cmap, (v - s.vmin) / (s.vmax - s.vmin));
+        const double luma = 0.299 * fill.r + 0.587 * fill.g + 0.114 * fill.b;
+        const Rgb ink = (std::isnan(v) || luma >= 110) ? kInk : kWhite;
         c.text(left + static_cast<int>(col) * cell + (cell - Canvas::text_width(buf)) / 2,
                cell_y(r) + (cell - kGlyph) / 2 + 1, buf, ink);
       }

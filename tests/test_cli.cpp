@@ -3,7 +3,10 @@
 #include <sys/wait.h>
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,6 +18,7 @@
 #include "engine/ops/layout.h"
 #include "engine/random.h"
 #include "models/resnet18.h"
+#include "tests/support/cka_fixtures.h"
 #include "tests/support/cli_run.h"
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
@@ -84,11 +88,45 @@ TEST(Cli, EvalWritesTheAccuracyJson) {
                        "/data/cmnist/test --out " + dir + "/eval.json --quiet");
   ASSERT_EQ(r.code, 0) << r.output;
   const auto j = nlohmann::json::parse(read_file(dir + "/eval.json"));
-  for (const char* k :
-       {"accuracy", "aligned_accuracy", "conflicting_accuracy", "per_class", "confusion", "count"})
+  for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy", "unbiased_accuracy",
+                        "worst_group_accuracy", "groups", "per_class", "confusion", "count"})
     EXPECT_TRUE(j.contains(k)) << k;
   EXPECT_EQ(j["confusion"].size(), 10u);
   EXPECT_NE(r.output.find("bias-conflicting"), std::string::npos);
+}
+
+// --subset-diff: the aligned and conflicting matrices are exactly those of --subset aligned / conflicting
+// alone (each over its own samples only), and cka_diff is their difference.
+TEST(Cli, CkaSubsetDiffIsAlignedMinusConflicting) {
+  const std::string dir = test::temp_dir("cli_cka_subsets");
+  const std::string data = test::cka_image_split("cli_cka_subsets_data");  // i = 0..19: i_{i%10}_{3i%10}
+  ResNet18 model({}, 17);
+  workflows::save_checkpoint(dir + "/w.safetensors", model, nullptr, nullptr, {});
+  const std::string common = "cka --checkpoint " + dir + "/w.safetensors --data " + data +
+                             " --layers 'layer4.1.*' --batch 8 --quiet";
+  const Result diff = run(common + " --subset-diff --out " + dir + "/diff");
+  ASSERT_EQ(diff.code, 0) << diff.output;
+  ASSERT_EQ(run(common + " --subset aligned --out " + dir + "/aligned").code, 0);
+  auto json = [](const std::string& p) { return nlohmann::json::parse(read_file(p)); };
+  const auto a = json(dir + "/diff/aligned/cka.json"), c = json(dir + "/diff/conflicting/cka.json");
+  EXPECT_EQ(a["samples"], 4);  // i = 0, 5, 10, 15 have target == bias
+  EXPECT_EQ(c["samples"], 16);
+  EXPECT_EQ(a["matrix"], json(dir + "/aligned/cka.json")["matrix"]);
+  const Tensor d = read_npy(dir + "/diff/cka_diff.npy");
+  const size_t n = a["matrix"].size();
+  ASSERT_EQ(d.shape(), (Shape{static_cast<int64_t>(n), static_cast<int64_t>(n)}));
+  double largest = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < n; ++k) {
+      const double want = a["matrix"][i][k].get<double>() - c["matrix"][i][k].get<double>();
+      EXPECT_EQ(d.data<double>()[i * n + k], want) << i << "," << k;
+      largest = std::max(largest, std::abs(want));
+    }
+  EXPECT_GT(largest, 0);  // different samples, different matrices
+  EXPECT_EQ(json(dir + "/diff/cka_diff.json")["max_abs"].get<double>(), largest);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/diff/cka_diff.png"));
+  EXPECT_EQ(run(common + " --subset biased --out " + dir + "/bad").code, 2);
+  EXPECT_EQ(run(common + " --subset aligned --subset-diff --out " + dir + "/bad").code, 2);
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "data/disent.h"
 #include "data/normalize.h"
+#include "data/subset.h"
 #include "tests/test_data_fixtures.h"
 
 namespace biascka {
@@ -65,6 +67,32 @@ TEST(DataDisent, ScansRecursivelySortedAndInfersClasses) {
   EXPECT_EQ(s.count_conflicting(), 1);
   EXPECT_EQ(data::scan_split(dir, 10).num_classes, 10);
   expect_error([&] { data::scan_split(dir, 3); }, {"5_0_3.png", "label out of range", "3 classes"});
+}
+
+// --subset: exactly the files whose names say target == bias (aligned) or target != bias (conflicting),
+// including an aligned-looking folder name that must not matter and ids that end in digits.
+TEST(DataSubset, SelectsExactlyTheFilesByTheirLabels) {
+  const std::string dir = test::temp_dir("data_subset");
+  for (const char* f : {"align/3/7_3_3.png", "align/1/8_1_1.png", "conflict/3/9_3_5.png",
+                        "align/0/12_0_4.png", "x_2_2_0.png", "conflict/4/4_4_4.png"})
+    touch_png(dir + "/" + f);
+  const data::Split all = data::scan_split(dir);
+  auto names = [](const data::Split& s) {
+    std::vector<std::string> out;
+    for (const auto& x : s.samples) out.push_back(fs::path(x.path).filename().string());
+    return out;
+  };
+  EXPECT_EQ(names(data::select_subset(all, data::Subset::Aligned)),
+            (std::vector<std::string>{"8_1_1.png", "7_3_3.png", "4_4_4.png"}));
+  const data::Split conflicting = data::select_subset(all, data::Subset::Conflicting);
+  EXPECT_EQ(names(conflicting), (std::vector<std::string>{"12_0_4.png", "9_3_5.png", "x_2_2_0.png"}));
+  EXPECT_EQ(conflicting.num_classes, all.num_classes);  // the model's classes do not shrink
+  EXPECT_EQ(names(data::select_subset(all, data::Subset::All)), names(all));
+  EXPECT_EQ(data::parse_subset("conflicting"), data::Subset::Conflicting);
+  expect_error([] { data::parse_subset("biased"); }, {"--subset", "biased"});
+  data::Split only_aligned = all;
+  only_aligned.samples = data::select_subset(all, data::Subset::Aligned).samples;
+  expect_error([&] { data::select_subset(only_aligned, data::Subset::Conflicting); }, {"no conflicting"});
 }
 
 TEST(DataDisent, EmptyAndMissingSplits) {

@@ -124,5 +124,42 @@ TEST(Heatmap, ResNet18LayersLegible) {
   render_heatmap(tile).save_png(dir + "/tile.png");
 }
 
+// The diverging map for signed differences: white at the centre of a scale symmetric about 0, blue below,
+// red above, and a cell of value 0 is drawn white on a [-v, v] heatmap.
+TEST(Heatmap, DivergingMapIsWhiteAtZeroBlueBelowRedAbove) {
+  const plot::Rgb mid = plot::colormap(plot::ColorMap::Diverging, 0.5),
+                  lo = plot::colormap(plot::ColorMap::Diverging, 0.0),
+                  hi = plot::colormap(plot::ColorMap::Diverging, 1.0);
+  EXPECT_EQ(mid, (plot::Rgb{247, 247, 247}));
+  EXPECT_GT(lo.b, lo.r);
+  EXPECT_GT(hi.r, hi.b);
+  plot::HeatmapSpec s;
+  s.rows = 1;
+  s.cols = 3;
+  s.values = {-0.4, 0.0, 0.4};
+  s.vmin = -0.4;
+  s.vmax = 0.4;
+  s.cmap = plot::ColorMap::Diverging;
+  s.cell = 20;
+  s.colorbar = false;
+  s.tick_labels = false;
+  const plot::Canvas c = plot::render_heatmap(s);
+  int lo_x = -1, mid_x = -1, hi_x = -1, y = -1;
+  for (int yy = 0; yy < c.height() && y < 0; ++yy)
+    for (int x = 0; x < c.width(); ++x)
+      if (c.get(x, yy) == lo) {
+        lo_x = x;
+        y = yy;
+        break;
+      }
+  ASSERT_GE(y, 0);
+  for (int x = lo_x; x < c.width(); ++x) {
+    if (mid_x < 0 && c.get(x, y) == mid) mid_x = x;
+    if (hi_x < 0 && c.get(x, y) == hi) hi_x = x;
+  }
+  EXPECT_GT(mid_x, lo_x);  // -0.4 blue, then 0 white, then 0.4 red, left to right
+  EXPECT_GT(hi_x, mid_x);
+}
+
 }  // namespace
 }  // namespace biascka

@@ -1,5 +1,7 @@
 // The reproduce grid on a tiny dataset: every output, resuming after interruptions gives the same tables
 // as an uninterrupted run, and shards merged with collect give the single-machine tables.
+#include <cmath>
+#include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -10,6 +12,8 @@
 #include "tests/support/test_support.h"
 #include "tests/support/tiny_dataset.h"
 #include "tests/support/tiny_grid.h"
+#include "workflows/cka_runs.h"
+#include "workflows/claims_table.h"
 #include "workflows/reproduce.h"
 
 namespace biascka {
@@ -40,18 +44,45 @@ std::string* Reproduce::root_ = nullptr;
 std::string* Reproduce::straight_ = nullptr;
 
 TEST_F(Reproduce, WritesEveryOutput) {
-  for (const char* f : {"table.md", "table.csv", "table.json", "figure1.png", "curves.png", "report.md"})
+  for (const char* f :
+       {"table.md", "table.csv", "table.json", "figure1.png", "cka_seed_std.png", "curves.png", "report.md"})
     EXPECT_TRUE(fs::exists(*straight_ + "/" + f)) << f;
   const auto t = tables(*straight_);
   ASSERT_EQ(t["headline"]["rows"].size(), 2u);
   EXPECT_EQ(t["headline"]["rows"][0]["objective"], "sce");
   EXPECT_EQ(t["headline"]["rows"][0]["cells"]["cmnist"]["n"], 2);
+  // Every seed has its CKA matrix (Figure 1 shows the mean over seeds).
   EXPECT_TRUE(fs::exists(*straight_ + "/runs/cmnist/nll/seed0/cka/cka.json"));
-  EXPECT_FALSE(fs::exists(*straight_ + "/runs/cmnist/nll/seed1/cka"));  // Figure 1 uses the first seed
+  EXPECT_TRUE(fs::exists(*straight_ + "/runs/cmnist/nll/seed1/cka/cka.json"));
+  // Group metrics and the claim metrics, per objective over both seeds.
+  for (const char* m : {"unbiased_accuracy", "worst_group_accuracy", "depth_decay", "block_index"}) {
+    const auto& cell = t[m]["rows"][1]["cells"]["cmnist"];
+    EXPECT_EQ(cell["n"], 2) << m;
+    for (const auto& v : cell["values"]) {
+      EXPECT_GE(v.get<double>(), std::string(m) == "depth_decay" ? -1.0 : 0.0) << m;
+      EXPECT_LE(v.get<double>(), std::string(m).ends_with("accuracy") ? 100.0 : 1.0) << m;
+    }
+  }
+  EXPECT_EQ(t["depth_decay"]["unit"], "");
+  // worst group <= conflicting (a weighted mean of conflicting groups), per run
+  const auto& worst = t["worst_group_accuracy"]["rows"][0]["cells"]["cmnist"]["values"];
+  const auto& conflicting = t["conflicting_accuracy"]["rows"][0]["cells"]["cmnist"]["values"];
+  for (size_t i = 0; i < worst.size(); ++i) EXPECT_LE(worst[i].get<double>(), conflicting[i].get<double>());
+  // One correlation per dataset and claim metric, over the 4 runs.
+  ASSERT_EQ(t["claims_correlation"].size(), 2u);
+  EXPECT_EQ(t["claims_correlation"][0]["metric"], "depth_decay");
+  EXPECT_EQ(t["claims_correlation"][0]["runs"], 4);
   EXPECT_EQ(t["published"]["sce"]["cmnist"]["mean"], 95.31);
   const std::string md = read_file(*straight_ + "/table.md");
   EXPECT_NE(md.find("Probabilistic"), std::string::npos);
   EXPECT_NE(md.find("L_NLL"), std::string::npos);
+  for (const char* section :
+       {"Worst-group test accuracy", "Block-structure index", "Against bias-conflicting"})
+    EXPECT_NE(md.find(section), std::string::npos) << section;
+  const std::string report = read_file(*straight_ + "/report.md");
+  for (const char* section : {"Seed spread of the CKA matrices", "Largest population std", "cka_seed_std.png",
+                              "Numbers for the paper's claims", "mean over the cell's seeds"})
+    EXPECT_NE(report.find(section), std::string::npos) << section;
 }
 
 TEST_F(Reproduce, InterruptedAndResumedGivesTheSameTables) {
@@ -91,6 +122,41 @@ TEST_F(Reproduce, ConcurrentWorkersGiveTheSameTables) {
   ASSERT_EQ(workflows::reproduce(o), 0);
   EXPECT_EQ(tables(out), tables(*straight_));
   EXPECT_TRUE(fs::exists(out + "/runs/cmnist/sce/seed1/worker.log"));
+}
+
+// Figure 1's cell is the mean over seeds, the seed spread their population std; a seed with other layers is
+// an error naming both files. The claim metrics come from each run's own matrix.
+TEST(ReproduceCka, SeedMeanStdAndClaims) {
+  const std::string dir = test::temp_dir("reproduce_seed_matrices");
+  auto run_with = [&](int seed, const std::string& matrix) {
+    workflows::RunRecord r;
+    r.dataset = "cmnist";
+    r.loss = "sce";
+    r.seed = seed;
+    r.status = "finished";
+    r.cka_json = dir + "/cka" + std::to_string(seed) + ".json";
+    write_text_atomic(r.cka_json, "{\"matrix\": " + matrix + "}");
+    return r;
+  };
+  std::vector<workflows::RunRecord> runs = {run_with(1, "[[1, 0.7, 0.2], [0.7, 1, 0.95], [0.2, 0.95, 1]]"),
+                                            run_with(0, "[[1, 0.5, 0.1], [0.5, 1, 0.91], [0.1, 0.91, 1]]")};
+  const auto cells = workflows::seed_matrices(runs);
+  ASSERT_EQ(cells.size(), 1u);
+  EXPECT_EQ(cells[0].seeds, (std::vector<int>{0, 1}));
+  EXPECT_EQ(cells[0].first_json, runs[1].cka_json);
+  EXPECT_NEAR(cells[0].mean.at(0, 1), 0.6, 1e-15);
+  EXPECT_NEAR(cells[0].std.at(0, 1), 0.1, 1e-15);
+  EXPECT_NEAR(cells[0].std.at(1, 2), 0.02, 1e-15);
+  EXPECT_NEAR(cells[0].max_std, 0.1, 1e-15);
+  EXPECT_EQ(cells[0].std.at(0, 0), 0);
+  workflows::add_claims(runs);
+  // Seed 1: CKA falls with distance (0.7, 0.95 at distance 1, 0.2 at 2): rho = -sqrt(3)/2; layers 2-3 form
+  // a block (0.95 >= 0.9). Seed 0: 0.91 >= 0.9, the same block.
+  EXPECT_NEAR(runs[0].claims.at("depth_decay"), -std::sqrt(3.0) / 2, 1e-12);
+  EXPECT_NEAR(runs[0].claims.at("block_index"), 2.0 / 3, 1e-15);
+  EXPECT_EQ(runs[0].claims.at("block_begin"), 1);
+  runs.push_back(run_with(2, "[[1, 0.5], [0.5, 1]]"));
+  EXPECT_THROW(workflows::seed_matrices(runs), Error);
 }
 
 TEST(ReproduceGrid, PlanAndBadShards) {

@@ -143,7 +143,7 @@ for ref in "$tmp"/reference/runs/*/*/seed*/cka/cka.{csv,npy,png,json}; do
   fi
   compared=$((compared + 1))
 done
-[ "$compared" = 8 ] || fail "compared $compared CKA files, expected 8 (cka.csv, npy, png, json; 2 objectives)"
+[ "$compared" = 16 ] || fail "compared $compared CKA files, expected 16 (cka.csv, npy, png, json; 2 objectives x 2 seeds)"
 
 echo "PASS: Slurm array + requeue + merge equal one process (table.json, $compared CKA files)," \
   "$((SECONDS - started)) s"

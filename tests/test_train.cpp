@@ -50,8 +50,16 @@ TEST_F(Train, WritesEveryOutputAndLearns) {
   EXPECT_EQ(epoch_metrics(run).size(), 3u);
   const auto s = nlohmann::json::parse(read_file(run + "/summary.json"));
   EXPECT_EQ(s["status"], "finished");
-  for (const char* k : {"accuracy", "aligned_accuracy", "conflicting_accuracy"})
+  for (const char* k :
+       {"accuracy", "aligned_accuracy", "conflicting_accuracy", "unbiased_accuracy", "worst_group_accuracy"})
     EXPECT_TRUE(s["test"][k].is_number()) << k;
+  // The worst group is no better than the aligned or conflicting samples (weighted means of groups), and
+  // the unbiased accuracy (a plain mean of the groups) lies between it and the best group.
+  const double worst = s["test"]["worst_group_accuracy"], unbiased = s["test"]["unbiased_accuracy"];
+  EXPECT_LE(worst, s["test"]["aligned_accuracy"].get<double>());
+  EXPECT_LE(worst, s["test"]["conflicting_accuracy"].get<double>());
+  EXPECT_GE(unbiased, worst);
+  EXPECT_GT(s["test"]["groups"].get<int>(), 10);  // 10 aligned groups and some conflicting ones
   const auto m = epoch_metrics(run);  // a few epochs on 180 images: the training loss must at least go down
   EXPECT_LT(m.back()["train_loss"].get<double>(), m.front()["train_loss"].get<double>());
   // The best checkpoint loads as a plain ResNet18 state dict with the architecture in its metadata.

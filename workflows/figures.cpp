@@ -4,111 +4,140 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <utility>
 
-#include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "losses/objectives.h"
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
+#include "workflows/cka_runs.h"
 #include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
+namespace {}  // namespace
+
 namespace {
 
-std::vector<std::string> datasets_of(const std::vector<RunRecord>& runs) {
-  std::vector<std::string> out;
-  for (const auto& r : runs)
-    if (std::find(out.begin(), out.end(), r.dataset) == out.end()) out.push_back(r.dataset);
-  return out;
-}
+// How a grid of per-cell matrices is drawn: figure1.png and cka_seed_std.png differ only in these.
+struct MatrixGridStyle {
+  std::string title, subtitle, bar_title;
+  double vmin = 0, vmax = 1;
+  plot::ColorMap cmap = plot::ColorMap::Magma;
+  int cell = 230;  // pixels per heatmap
+};
 
-std::vector<std::string> losses_of(const std::vector<RunRecord>& runs) {
-  std::vector<std::string> out;
-  for (const auto& o : losses::objectives())
-    for (const auto& r : runs)
-      if (r.loss == o.name) {
-        out.push_back(o.name);
-        break;
-      }
-  return out;
-}
-
-}  // namespace
-
-bool write_figure1(const std::vector<RunRecord>& runs, const std::string& path) {
-  // (dataset, loss) -> the lowest-seed run with a CKA matrix
-  std::map<std::pair<std::string, std::string>, const RunRecord*> pick;
-  for (const auto& r : runs) {
-    if (r.cka_json.empty()) continue;
-    auto& p = pick[{r.dataset, r.loss}];
-    if (!p || r.seed < p->seed) p = &r;
-  }
-  if (pick.empty()) return false;
+// One heatmap per dataset (rows) and objective (columns) from `matrices` (each (dataset, loss) once), a
+// grey "no run" square where a cell has none, and one colour bar.
+void write_matrix_grid(const std::vector<RunRecord>& runs,
+                       const std::vector<std::pair<const SeedMatrices*, const cka::SquareMatrix*>>& matrices,
+                       const MatrixGridStyle& style, const std::string& path) {
   const std::vector<std::string> datasets = datasets_of(runs), losses = losses_of(runs);
-  const int cell = 230, gap = 14, top = 64, header = 22;
+  const int cell = style.cell, gap = 14, top = 64, header = 22;
   int left = 90;  // wide enough for the longest row label (dataset name) at font scale 2
   for (const auto& d : datasets) left = std::max(left, 24 + plot::Canvas::text_width(label_of(runs, d), 2));
   const int bar_w = 90;
-  const int width = left + static_cast<int>(losses.size()) * (cell + gap) + bar_w;
+  const int width = std::max(
+      left + static_cast<int>(losses.size()) * (cell + gap) + bar_w,
+      std::max(plot::Canvas::text_width(style.title, 2), plot::Canvas::text_width(style.subtitle)) + 20);
   const int height = top + header + static_cast<int>(datasets.size()) * (cell + gap) + 40;
   plot::Canvas fig(width, height);
-  const std::string title = "CKA between every pair of ResNet18 layers, per dataset and objective";
-  fig.text((width - plot::Canvas::text_width(title, 2)) / 2, 10, title, plot::kBlack, 2);
-  std::string subtitle;
+  fig.text((width - plot::Canvas::text_width(style.title, 2)) / 2, 10, style.title, plot::kBlack, 2);
+  fig.text((width - plot::Canvas::text_width(style.subtitle)) / 2, 34, style.subtitle, plot::kBlack);
+  const int label_scale = cell >= 150 ? 2 : 1;
   for (size_t li = 0; li < losses.size(); ++li) {
     const std::string label = losses::objective(losses[li]).label;
     const int x = left + static_cast<int>(li) * (cell + gap);
-    fig.text(x + (cell - plot::Canvas::text_width(label, 2)) / 2, top, label, plot::kBlack, 2);
+    fig.text(x + (cell - plot::Canvas::text_width(label, label_scale)) / 2, top, label, plot::kBlack,
+             label_scale);
   }
   for (size_t di = 0; di < datasets.size(); ++di) {
     const int y = top + header + static_cast<int>(di) * (cell + gap);
-    const std::string label = label_of(runs, datasets[di]);
-    fig.text(12, y + cell / 2 - 6, label, plot::kBlack, 2);
+    fig.text(12, y + cell / 2 - 6, label_of(runs, datasets[di]), plot::kBlack, 2);
     for (size_t li = 0; li < losses.size(); ++li) {
       const int x = left + static_cast<int>(li) * (cell + gap);
-      auto it = pick.find({datasets[di], losses[li]});
-      if (it == pick.end()) {
+      const auto it = std::find_if(matrices.begin(), matrices.end(), [&](const auto& m) {
+        return m.first->dataset == datasets[di] && m.first->loss == losses[li];
+      });
+      if (it == matrices.end()) {
         fig.rect(x, y, cell, cell, plot::kGrey);
         fig.text(x + cell / 2 - 24, y + cell / 2 - 3, "no run", plot::kGrey);
         continue;
       }
-      const std::string& path = it->second->cka_json;
-      const auto j = read_json_file(path);
-      const nlohmann::json none;
-      const nlohmann::json& matrix = j.contains("matrix") ? j["matrix"] : none;
-      const bool square = matrix.is_array() && !matrix.empty() &&
-                          std::all_of(matrix.begin(), matrix.end(), [&](const nlohmann::json& row) {
-                            return row.is_array() && row.size() == matrix.size();
-                          });
-      BIASCKA_CHECK(square, path, ": field 'matrix' must be a square array of rows of numbers");
       plot::HeatmapSpec s;
-      s.rows = static_cast<int64_t>(matrix.size());
-      s.cols = s.rows;
-      for (const auto& row : matrix)
-        for (const auto& v : row) s.values.push_back(v.is_number() ? v.get<double>() : NAN);
+      s.rows = s.cols = it->second->n;
+      s.values = it->second->values;
+      s.vmin = style.vmin;
+      s.vmax = style.vmax;
+      s.cmap = style.cmap;
       s.size = cell;
       s.colorbar = false;
       s.tick_labels = false;
       s.annotate_min_cell = 0;
       const plot::Canvas h = plot::render_heatmap(s);
       fig.blit(h, x + (cell - h.width()) / 2, y + (cell - h.height()) / 2);
-      if (subtitle.empty())
-        subtitle = j.value("estimator", std::string("unbiased")) + " minibatch CKA (batch " +
-                   std::to_string(j.value("batch", 0)) + ", " + std::to_string(j.value("samples", 0)) +
-                   " images) of each cell's first seed on its test split; layer 1 = conv1 at the bottom-left";
     }
   }
-  fig.text((width - plot::Canvas::text_width(subtitle)) / 2, 34, subtitle, plot::kBlack);
-  const plot::Canvas bar =
-      plot::render_colorbar(0, 1, plot::ColorMap::Magma,
-                            std::max(120, static_cast<int>(datasets.size()) * (cell + gap) - gap), "CKA");
-  fig.blit(bar, width - bar_w + 10, top + header);
+  const plot::Canvas bar = plot::render_colorbar(
+      style.vmin, style.vmax, style.cmap,
+      std::max(120, static_cast<int>(datasets.size()) * (cell + gap) - gap), style.bar_title);
+  fig.blit(bar, left + static_cast<int>(losses.size()) * (cell + gap) + 10, top + header);
   fig.save_png(path);
+}
+
+std::string seeds_text(const std::vector<SeedMatrices>& cells) {
+  size_t lo = cells.front().seeds.size(), hi = lo;
+  for (const auto& c : cells) {
+    lo = std::min(lo, c.seeds.size());
+    hi = std::max(hi, c.seeds.size());
+  }
+  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+}
+
+}  // namespace
+
+bool write_figure1(const std::vector<RunRecord>& runs, const std::vector<SeedMatrices>& cells,
+                   const std::string& path) {
+  if (cells.empty()) return false;
+  std::vector<std::pair<const SeedMatrices*, const cka::SquareMatrix*>> matrices;
+  for (const auto& c : cells) matrices.emplace_back(&c, &c.mean);
+  const auto j = read_json_file(cells.front().first_json);
+  MatrixGridStyle style;
+  style.title = "CKA between every pair of ResNet18 layers, per dataset and objective";
+  style.subtitle = j.value("estimator", std::string("unbiased")) + " minibatch CKA (batch " +
+                   std::to_string(j.value("batch", 0)) + ", " + std::to_string(j.value("samples", 0)) +
+                   " images) on the test split, mean over " + seeds_text(cells) +
+                   " seed(s) per cell; layer 1 = conv1 at the bottom-left";
+  style.bar_title = "CKA";
+  write_matrix_grid(runs, matrices, style, path);
   return true;
+}
+
+double write_seed_std(const std::vector<RunRecord>& runs, const std::vector<SeedMatrices>& cells,
+                      const std::string& path) {
+  std::vector<std::pair<const SeedMatrices*, const cka::SquareMatrix*>> matrices;
+  double top = 0;
+  for (const auto& c : cells)
+    if (c.seeds.size() > 1) {
+      matrices.emplace_back(&c, &c.std);
+      top = std::max(top, c.max_std);
+    }
+  if (matrices.empty()) return NAN;
+  MatrixGridStyle style;
+  style.title = "CKA seed spread: std over seeds of each cell";
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%.3g", top);
+  style.subtitle =
+      "population std per layer pair, " + seeds_text(cells) + " seeds per cell; common scale 0.." + scale;
+  style.bar_title = "std";
+  style.vmax = top > 0 ? top : 1e-6;  // all seeds equal: a scale all the same
+  style.cmap = plot::ColorMap::Viridis;
+  style.cell = 120;
+  write_matrix_grid(runs, matrices, style, path);
+  return top;
 }
 
 bool write_curves(const std::vector<RunRecord>& runs, const std::string& path) {

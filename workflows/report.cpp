@@ -1,6 +1,7 @@
 #include "workflows/report.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <sstream>
 
@@ -14,6 +15,39 @@ std::string pct(const nlohmann::json& v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%.2f", 100 * v.get<double>());
   return buf;
+}
+
+std::string num(double v, const char* format) {
+  if (!std::isfinite(v)) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+// Figure 1's seed spread: the largest std over layer pairs per cell and overall, and the std heatmaps.
+void write_seed_spread(std::ostringstream& md, const std::vector<SeedMatrices>& cells, double max_std) {
+  md << "### Seed spread of the CKA matrices\n\n";
+  if (!std::isfinite(max_std)) {
+    md << "One seed per cell: no spread to show.\n\n";
+    return;
+  }
+  md << "Largest population std over seeds of any cell of any matrix: **" << num(max_std, "%.4f")
+     << "**. Per dataset and objective (std per layer pair in `cka_seed_std.png`):\n\n"
+        "| dataset | objective | seeds | max std | mean std (i != j) |\n|---|---|---|---|---|\n";
+  for (const auto& c : cells) {
+    double sum = 0;  // over the off-diagonal pairs (self-CKA is 1 in every seed)
+    int64_t n = 0;
+    for (int64_t i = 0; i < c.std.n; ++i)
+      for (int64_t j = 0; j < c.std.n; ++j)
+        if (i != j && std::isfinite(c.std.at(i, j))) {
+          sum += c.std.at(i, j);
+          ++n;
+        }
+    md << "| " << c.dataset << " | " << c.loss << " | " << c.seeds.size() << " | "
+       << (c.seeds.size() > 1 ? num(c.max_std, "%.4f") : "–") << " | "
+       << (c.seeds.size() > 1 && n ? num(sum / n, "%.4f") : "–") << " |\n";
+  }
+  md << "\n![CKA std over seeds](cka_seed_std.png)\n\n";
 }
 
 // The report's sections, in order.
@@ -53,35 +87,39 @@ void write_tables(std::ostringstream& md, const std::vector<ResultTable>& tables
         "per column, <u>underlined</u>: second. B-FFHQ is scored on its bias-conflicting test images, as "
         "DisEnt "
         "and the paper do; the other datasets on the whole test split.\n\n";
-  md << table_markdown(tables.at(0), true) << "\n";
-  md << "## Bias-aligned and bias-conflicting test accuracy (%)\n\nAligned (target == bias):\n\n"
-     << table_markdown(tables.at(2), false) << "\nConflicting (target != bias):\n\n"
-     << table_markdown(tables.at(3), false) << "\n";
+  md << table_markdown(table_of(tables, "headline"), true) << "\n";
+  md << "## Test accuracy by bias group (%)\n\nUnbiased accuracy is the mean of the accuracies of every "
+        "(target, bias) group present in the test split, as LfF reports it; worst-group accuracy the "
+        "smallest of them.\n\n";
+  for (const auto& [metric, title] : accuracy_table_titles())
+    md << "### " << title << "\n\n" << table_markdown(table_of(tables, metric), false) << "\n";
   md << "Machine-readable: `table.json`, `table.csv` (every seed's value).\n\n";
 }
 
-void write_figures(std::ostringstream& md, bool figure1, bool curves) {
+void write_figures(std::ostringstream& md, const std::vector<SeedMatrices>& cells, const ReportFigures& f) {
   md << "## Figure 1\n\n";
-  if (figure1) {
+  if (f.figure1) {
     md << "![CKA matrices](figure1.png)\n\nOne unbiased minibatch-CKA matrix per dataset (rows) and "
-          "objective "
-          "(columns) between every pair of ResNet18's layers (conv1 at the bottom-left, fc at the top-right; "
-          "the "
-          "layer order is `biascka forward --layers all`'s), from each cell's first seed on its test split. "
-          "Each "
-          "matrix's numbers are in `runs/{dataset}/{loss}/seed0/cka/` (cka.json, cka.csv, cka.npy, cka.png "
-          "with "
-          "layer names).\n\n";
+          "objective (columns) between every pair of ResNet18's layers (conv1 at the bottom-left, fc at the "
+          "top-right; the layer order is `biascka forward --layers all`'s), each the mean over the cell's "
+          "seeds on the test split. Each run's matrix is in `runs/{dataset}/{loss}/seed{k}/cka/` (cka.json, "
+          "cka.csv, cka.npy, cka.png with layer names).\n\n";
+    write_seed_spread(md, cells, f.seed_std_max);
   } else {
-    md << "No CKA matrix yet (each cell's first seed computes one when its training finishes).\n\n";
+    md << "No CKA matrix yet (each run computes one when its training finishes).\n\n";
   }
-  md << "## Training curves\n\n" << (curves ? "![validation accuracy](curves.png)\n\n" : "None yet.\n\n");
+  md << "## Training curves\n\n" << (f.curves ? "![validation accuracy](curves.png)\n\n" : "None yet.\n\n");
+}
+
+void write_claims(std::ostringstream& md, const std::vector<RunRecord>& runs,
+                  const std::vector<ResultTable>& tables, const std::vector<ClaimCorrelation>& correlations) {
+  md << "## Numbers for the paper's claims\n\n" << claims_markdown(runs, tables, correlations) << "\n";
 }
 
 void write_runs(std::ostringstream& md, const std::vector<RunRecord>& runs) {
   md << "## Runs\n\n| dataset | objective | seed | status | epochs | best epoch | test acc | aligned | "
-        "conflicting | "
-        "train time (s) | folder |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "conflicting | unbiased | worst group | depth decay | block index (layers) | train time (s) | folder "
+        "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : runs) {
     const auto& s = r.summary;
     const nlohmann::json test = s.contains("test") ? s["test"] : nlohmann::json::object();
@@ -91,8 +129,18 @@ void write_runs(std::ostringstream& md, const std::vector<RunRecord>& runs) {
        << s.value("epochs_run", 0) << " | " << s.value("best_epoch", 0) << " | "
        << pct(test.value("accuracy", nlohmann::json())) << " | "
        << pct(test.value("aligned_accuracy", nlohmann::json())) << " | "
-       << pct(test.value("conflicting_accuracy", nlohmann::json())) << " | " << secs << " | `" << r.dir
-       << "` |\n";
+       << pct(test.value("conflicting_accuracy", nlohmann::json())) << " | "
+       << pct(test.value("unbiased_accuracy", nlohmann::json())) << " | "
+       << pct(test.value("worst_group_accuracy", nlohmann::json())) << " | ";
+    if (r.claims.empty()) {
+      md << "– | – | ";
+    } else {
+      const int64_t b = static_cast<int64_t>(r.claims.at("block_begin")),
+                    e = static_cast<int64_t>(r.claims.at("block_end"));
+      md << num(r.claims.at("depth_decay"), "%+.3f") << " | " << num(r.claims.at("block_index"), "%.3f")
+         << (e > b ? " (" + std::to_string(b + 1) + "-" + std::to_string(e) + ")" : std::string()) << " | ";
+    }
+    md << secs << " | `" << r.dir << "` |\n";
   }
 }
 
@@ -121,12 +169,14 @@ void write_notes(std::ostringstream& md, const std::vector<RunRecord>& runs) {
 }  // namespace
 
 void write_report(const std::string& path, const std::vector<RunRecord>& runs,
-                  const std::vector<ResultTable>& tables, const std::vector<std::string>& dirs,
-                  const std::string& command_line, bool figure1, bool curves) {
+                  const std::vector<ResultTable>& tables, const std::vector<ClaimCorrelation>& correlations,
+                  const std::vector<SeedMatrices>& cells, const std::vector<std::string>& dirs,
+                  const std::string& command_line, const ReportFigures& figures) {
   std::ostringstream md;
   write_how_made(md, runs, dirs, command_line);
   write_tables(md, tables);
-  write_figures(md, figure1, curves);
+  write_figures(md, cells, figures);
+  write_claims(md, runs, tables, correlations);
   write_runs(md, runs);
   write_notes(md, runs);
   write_text_atomic(path, md.str());

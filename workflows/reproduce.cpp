@@ -27,6 +27,8 @@
 #include "losses/objectives.h"
 #include "models/resnet18_checkpoint.h"
 #include "workflows/cka_model.h"
+#include "workflows/cka_runs.h"
+#include "workflows/claims_table.h"
 #include "workflows/figures.h"
 #include "workflows/interrupt.h"
 #include "workflows/prepare_data.h"
@@ -88,8 +90,8 @@ void run_cka(const GridRun& r, const ReproduceOptions& o) {
   cka::write_cka_outputs(r.run_dir + "/cka", report);
 }
 
-// Trains (or resumes) one run, then its CKA when it is a first seed, holding the run folder's lock
-// throughout. False when interrupted.
+// Trains (or resumes) one run, then its CKA (every seed: Figure 1 shows each cell's mean over seeds, the
+// report their spread), holding the run folder's lock throughout. False when interrupted.
 bool run_one(const GridRun& r, const ReproduceOptions& o) {
   const RunLock lock(r.run_dir, "reproduce");
   if (!finished(r.run_dir)) {
@@ -102,7 +104,7 @@ bool run_one(const GridRun& r, const ReproduceOptions& o) {
     if (outcome.status == RunStatus::Diverged) warn(outcome.message);
     if (interrupt_requested()) return false;  // the signal came after the last step: the run is finished
   }
-  if (r.seed == 0 && !has_cka(r)) {
+  if (!has_cka(r)) {
     remove_stale_temporaries(r.run_dir + "/cka", false);
     run_cka(r, o);
   }
@@ -304,7 +306,7 @@ int reproduce(const ReproduceOptions& o) {
   remove_stale_temporaries(o.out, false);
   std::vector<GridRun> todo;
   for (const auto& r : grid)
-    if (!finished(r.run_dir) || (r.seed == 0 && !has_cka(r))) todo.push_back(r);
+    if (!finished(r.run_dir) || !has_cka(r)) todo.push_back(r);
   note(o.progress, "reproduce: " + std::to_string(grid.size()) + " runs in this shard, " +
                        std::to_string(grid.size() - todo.size()) + " already done");
   int rc = 0;
@@ -326,24 +328,35 @@ int reproduce(const ReproduceOptions& o) {
 }
 
 void collect(const std::vector<std::string>& dirs, const std::string& out, const std::string& command_line) {
-  const std::vector<RunRecord> runs = collect_runs(dirs);
+  std::vector<RunRecord> runs = collect_runs(dirs);
   BIASCKA_CHECK(!runs.empty(), "no finished run under ", dirs.front(), "/runs");
+  add_claims(runs);
   // Shards of one output folder finishing together write the tables one after the other.
   const RunLock tables_lock(out, "tables", RunLock::Wait::Yes, ".lock-tables");
   remove_stale_temporaries(out, false);
   std::vector<ResultTable> tables;
-  for (const char* metric : {"headline", "accuracy", "aligned_accuracy", "conflicting_accuracy"})
+  for (const char* metric : {"headline", "accuracy", "aligned_accuracy", "conflicting_accuracy",
+                             "unbiased_accuracy", "worst_group_accuracy"})
     tables.push_back(make_table(runs, metric));
-  write_text_atomic(out + "/table.json", table_json(tables).dump(2) + "\n");
+  for (ResultTable& t : claim_tables(runs)) tables.push_back(std::move(t));
+  const std::vector<ClaimCorrelation> correlations = claim_correlations(runs);
+  nlohmann::json json = table_json(tables);
+  json["claims_correlation"] = claims_correlation_json(correlations);
+  write_text_atomic(out + "/table.json", json.dump(2) + "\n");
   write_text_atomic(out + "/table.csv", table_csv(tables));
   std::string md = "# Table 3: test accuracy (%) per objective and dataset\n\n" +
-                   table_markdown(tables[0], true) + "\n## Bias-aligned test accuracy (%)\n\n" +
-                   table_markdown(tables[2], false) + "\n## Bias-conflicting test accuracy (%)\n\n" +
-                   table_markdown(tables[3], false);
+                   table_markdown(table_of(tables, "headline"), true);
+  for (const auto& [metric, title] : accuracy_table_titles())
+    md += "\n## " + title + "\n\n" + table_markdown(table_of(tables, metric), false);
+  md += "\n## Numbers for the paper's claims about the CKA matrices\n\n" +
+        claims_markdown(runs, tables, correlations);
   write_text_atomic(out + "/table.md", md);
-  const bool fig1 = write_figure1(runs, out + "/figure1.png");
-  const bool curves = write_curves(runs, out + "/curves.png");
-  write_report(out + "/report.md", runs, tables, dirs, command_line, fig1, curves);
+  const std::vector<SeedMatrices> cells = seed_matrices(runs);
+  ReportFigures figures;
+  figures.figure1 = write_figure1(runs, cells, out + "/figure1.png");
+  figures.seed_std_max = write_seed_std(runs, cells, out + "/cka_seed_std.png");
+  figures.curves = write_curves(runs, out + "/curves.png");
+  write_report(out + "/report.md", runs, tables, correlations, cells, dirs, command_line, figures);
 }
 
 }  // namespace biascka::workflows

@@ -2,8 +2,8 @@
 // `biascka reproduce`: the paper's grid (datasets x objectives x seeds) with its protocol, one run folder
 // per cell and seed, resumable at any moment; then the tables, figures and report from the runs' files.
 //
-//   OUT/runs/{dataset}/{loss}/seed{k}/   a `biascka train` run folder (+ cka/ for the first seed)
-//   OUT/table.{md,csv,json}, OUT/figure1.png, OUT/curves.png, OUT/report.md
+//   OUT/runs/{dataset}/{loss}/seed{k}/   a `biascka train` run folder (+ cka/, every seed)
+//   OUT/table.{md,csv,json}, OUT/figure1.png, OUT/cka_seed_std.png, OUT/curves.png, OUT/report.md
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,7 +30,7 @@ struct ReproduceOptions : TrainProtocol {
   int shard_index = 0, shard_count = 1;
   bool quick = false;  // built-in default data, subsets, few epochs, one seed, CPU
   int workers = 0;
-  // Figure 1: minibatch CKA of every layer pair on each cell's first-seed test split.
+  // Figure 1: minibatch CKA of every layer pair on each run's test split (the cell's mean over seeds).
   int64_t cka_batch = 512, cka_samples = 0;  // 0: the whole test split
   std::string cka_layers = "all";
   ProgressMode progress = ProgressMode::Auto;

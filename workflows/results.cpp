@@ -59,6 +59,24 @@ std::string dataset_label(const std::string& d, const std::string& data_path) {
   return d;
 }
 
+std::vector<std::string> datasets_of(const std::vector<RunRecord>& runs) {
+  std::vector<std::string> out;
+  for (const auto& r : runs)
+    if (std::find(out.begin(), out.end(), r.dataset) == out.end()) out.push_back(r.dataset);
+  return out;
+}
+
+std::vector<std::string> losses_of(const std::vector<RunRecord>& runs) {
+  std::vector<std::string> out;
+  for (const auto& o : losses::objectives())
+    for (const auto& r : runs)
+      if (r.loss == o.name) {
+        out.push_back(o.name);
+        break;
+      }
+  return out;
+}
+
 std::string label_of(const std::vector<RunRecord>& runs, const std::string& dataset) {
   for (const auto& r : runs)
     if (r.dataset == dataset) return r.label;
@@ -157,27 +175,47 @@ std::vector<RunRecord> collect_runs(const std::vector<std::string>& dirs) {
   return runs;
 }
 
+const std::vector<std::pair<std::string, std::string>>& accuracy_table_titles() {
+  static const std::vector<std::pair<std::string, std::string>> t = {
+      {"aligned_accuracy", "Bias-aligned test accuracy (%, target == bias)"},
+      {"conflicting_accuracy", "Bias-conflicting test accuracy (%, target != bias)"},
+      {"unbiased_accuracy", "Unbiased test accuracy (%, mean over the (target, bias) groups, as LfF)"},
+      {"worst_group_accuracy", "Worst-group test accuracy (%)"}};
+  return t;
+}
+
+double run_accuracy(const RunRecord& r, const std::string& metric) {
+  const std::string m = metric == "headline" ? headline_metric(r.dataset) : metric;
+  const char* which = r.summary.contains("test") ? "test" : "valid";
+  if (!r.summary.contains(which)) return NAN;
+  const nlohmann::json* split = &r.summary[which];
+  if (!split->is_object() || !split->contains(m) || !(*split)[m].is_number()) return NAN;
+  return 100.0 * (*split)[m].get<double>();
+}
+
 ResultTable make_table(const std::vector<RunRecord>& runs, const std::string& metric) {
+  return make_table_of(runs, metric, [&](const RunRecord& r) { return run_accuracy(r, metric); });
+}
+
+const ResultTable& table_of(const std::vector<ResultTable>& tables, const std::string& metric) {
+  for (const auto& t : tables)
+    if (t.metric == metric) return t;
+  fail("no table of ", metric);
+}
+
+ResultTable make_table_of(const std::vector<RunRecord>& runs, const std::string& metric,
+                          const std::function<double(const RunRecord&)>& value) {
   ResultTable t;
   t.metric = metric;
-  for (const auto& obj : losses::objectives())
-    for (const auto& r : runs)
-      if (r.loss == obj.name) {
-        t.losses.push_back(obj.name);
-        break;
-      }
-  for (const auto& r : runs)
-    if (std::find(t.datasets.begin(), t.datasets.end(), r.dataset) == t.datasets.end()) {
-      t.datasets.push_back(r.dataset);
-      t.labels[r.dataset] = r.label;
-    }
+  t.losses = losses_of(runs);
+  t.datasets = datasets_of(runs);
+  for (const auto& d : t.datasets) t.labels[d] = label_of(runs, d);
   for (const auto& r : runs) {
     if (r.status != "finished") continue;
-    const std::string m = metric == "headline" ? headline_metric(r.dataset) : metric;
-    const nlohmann::json* split = r.summary.contains("test") ? &r.summary["test"] : &r.summary["valid"];
-    if (!split->contains(m) || !(*split)[m].is_number()) continue;
+    const double v = value(r);
+    if (std::isnan(v)) continue;
     Cell& c = t.cells[r.loss][r.dataset];
-    c.values.push_back(100.0 * (*split)[m].get<double>());
+    c.values.push_back(v);
     c.seeds.push_back(r.seed);
   }
   for (auto& [loss, row] : t.cells) {
@@ -292,12 +330,17 @@ std::string table_markdown(const ResultTable& t, bool with_published) {
       auto row = t.cells.find(l);
       if (row != t.cells.end() && row->second.count(d)) {
         const Cell& c = row->second.at(d);
-        s = emphasise(fmt(c.mean) + " ± " + fmt(c.std) + " (n=" + std::to_string(c.values.size()) + ")",
-                      rank[d][l]);
+        s = emphasise(fmt(c.mean, t.decimals) + " ± " + fmt(c.std, t.decimals) +
+                          " (n=" + std::to_string(c.values.size()) + ")",
+                      t.rank_best ? rank[d][l] : 0);
       }
       md << " " << s << " |";
     }
-    md << " " << (t.row_mean.count(l) ? emphasise(fmt(t.row_mean.at(l)), rank["mean"][l]) : "–") << " |\n";
+    md << " "
+       << (t.row_mean.count(l)
+               ? emphasise(fmt(t.row_mean.at(l), t.decimals), t.rank_best ? rank["mean"][l] : 0)
+               : "–")
+       << " |\n";
   }
   if (with_published) {
     md << "\nPublished (the paper's Table 3, test accuracy %, mean ± std over 3 seeds):\n\n| Objectives | "
@@ -372,7 +415,7 @@ nlohmann::json table_json(const std::vector<ResultTable>& tables) {
                       {"cells", cells},
                       {"mean", t.row_mean.count(l) ? num(t.row_mean.at(l)) : nlohmann::json(nullptr)}});
     }
-    out[t.metric] = {{"datasets", t.datasets}, {"rows", rows}, {"unit", "percent"}};
+    out[t.metric] = {{"datasets", t.datasets}, {"rows", rows}, {"unit", t.unit}};
   }
   nlohmann::json pub = nlohmann::json::object();
   for (const auto& [l, row] : published_table3())

@@ -1,14 +1,17 @@
 // A run folder's JSON as --resume reads it (workflows/json_file.h and TrainOptions: settings.json read and
-// validated with the command line's rules, metrics.jsonl) and the run state a last.safetensors carries in
-// its metadata (workflows/checkpoint.h). The same bytes go to all three: each parser sees objects, arrays
-// and lines of every shape.
+// validated with the command line's rules, metrics.jsonl), the run state a last.safetensors carries in
+// its metadata (workflows/checkpoint.h), and cka/cka.json as `reproduce --collect` reads it (its matrix and
+// the claim metrics of cka/claims.h over it). The same bytes go to all three: each parser sees objects,
+// arrays and lines of every shape.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
+#include "cka/claims.h"
 #include "engine/io/safetensors.h"
 #include "tests/fuzz/fuzz_support.h"
 #include "workflows/checkpoint.h"
+#include "workflows/cka_runs.h"
 #include "workflows/json_file.h"
 #include "workflows/train.h"
 
@@ -25,6 +28,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     file.path = "last.safetensors";
     file.metadata["run_state"] = text;
     workflows::read_run_state(file);
+  });
+  fuzz::expect_parse_or_error([&] {
+    const cka::SquareMatrix m =
+        workflows::cka_matrix_from_json(workflows::parse_json_text(text, "cka.json"), "cka.json");
+    cka::depth_decay(m);
+    cka::block_index(m);
   });
   return 0;
 }
