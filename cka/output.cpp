@@ -244,8 +244,9 @@ std::vector<std::string> write_probe_outputs(const std::string& dir, const CkaRe
   }
   csv << '\n';
   plot::LineChartSpec chart;
-  chart.title = "CKA of each layer with the labels (" + describe(r) + ")";
-  chart.x_title = "layer index";
+  chart.title = "CKA of each layer with the labels";
+  chart.x_title = "layer index (" + describe(r) + (ci ? "; thin: 95% interval" : "") + ")";
+  chart.y_max = 1;
   chart.y_title = "CKA";
   chart.width = 720;
   chart.height = 400;
