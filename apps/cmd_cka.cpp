@@ -12,6 +12,7 @@
 #include "apps/common.h"
 #include "cka/activations.h"
 #include "cka/output.h"
+#include "cka/probes.h"
 #include "data/disent.h"
 #include "data/loader.h"
 #include "data/subset.h"
@@ -30,7 +31,9 @@ namespace biascka::app {
 void add_cka_command(CLI::App& root) {
   struct Opts {
     std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
-    std::string estimator = "unbiased", kernel = "linear", device = "cpu", subset = "all";
+    std::string estimator = "unbiased", kernel = "linear", device = "cpu", subset = "all", probes;
+    int64_t bootstrap = 1000;
+    uint64_t bootstrap_seed = 0;
     int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
     double rbf_threshold = 1.0;
     bool full = false, quiet = false, no_tf32 = false, subset_diff = false;
@@ -54,6 +57,15 @@ void add_cka_command(CLI::App& root) {
       "DIR/cka.csv, DIR/cka.npy (float64) and DIR/cka.png (heatmap, origin bottom-left; up to 4000\n"
       "layers per axis). A layer with zero variance gets NaN and a warning; NaN or infinite activations are "
       "an error.\n"
+      "--bootstrap R (default 1000, 0: off): 95% percentile intervals of every cell by resampling the "
+      "batches\n"
+      "(as independent draws) R times from --bootstrap-seed: cka.json ci_low/ci_high, DIR/cka_ci.npy [2, "
+      "rows,\n"
+      "cols]; cka.png fades cells whose interval is wider than 0.1. Not with --full (one batch).\n"
+      "--probes target,bias (one model): CKA of every layer with the one-hot target and bias labels from "
+      "the\n"
+      "same pass (activations: int64 [N] tensors label.target, label.bias in the file): cka.json probes,\n"
+      "DIR/probes.csv, DIR/probes.png.\n"
       "One process per DIR (DIR/.lock).\n"
       "--subset aligned|conflicting: only the samples whose file name has target == bias (!=). "
       "--subset-diff:\n"
@@ -107,6 +119,12 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--gram-memory", o->gram_memory_mib,
                   "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
       ->capture_default_str();
+  cmd->add_option("--bootstrap", o->bootstrap, "bootstrap replicates for the 95% intervals (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-seed", o->bootstrap_seed, "seed of the bootstrap's resampling")
+      ->capture_default_str();
+  cmd->add_option("--probes", o->probes,
+                  "label probes: target, bias or target,bias (one model, linear kernel)");
   cmd->add_flag("--quiet", o->quiet, "no progress output");
   cmd->callback([o] {
     BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
@@ -118,6 +136,8 @@ void add_cka_command(CLI::App& root) {
       workflows::check_batch_memory("", o->batch, o->image.image_size);
       workflows::parse_device("--device", o->device);
       data::parse_subset(o->subset);
+      workflows::check_range("--bootstrap", o->bootstrap, 0, 1000000);
+      cka::parse_probes(o->probes);
     });
     // One writer per output folder; temporaries of a killed earlier run there go.
     const workflows::RunLock lock(o->out, "cka");
@@ -131,6 +151,9 @@ void add_cka_command(CLI::App& root) {
     const Device dev = Device::parse(o->device);
     require_device(dev);
     co.device = dev;
+    co.bootstrap = o->full ? 0 : o->bootstrap;  // one batch: nothing to resample
+    co.bootstrap_seed = o->bootstrap_seed;
+    const std::vector<std::string> probes = cka::parse_probes(o->probes);
     set_math_mode(dev, o->no_tf32 ? MathMode::Exact : MathMode::Tf32);
     BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
                   cka::estimator_name(co.estimator), " estimator needs at least ",
@@ -146,6 +169,7 @@ void add_cka_command(CLI::App& root) {
       req.batch = o->batch;
       req.full = o->full;
       req.options = co;
+      req.probes = probes;
       {  // what the computation cannot give, said before it starts
         const SafetensorsReader fa(req.path_a);
         const size_t lb =
@@ -174,6 +198,7 @@ void add_cka_command(CLI::App& root) {
         wo.epochs_over_data = o->epochs;
         wo.full = o->full;
         wo.cka = co;
+        wo.probes = probes;
         wo.progress = mode;
         cka::CkaReport rs = workflows::cka_of_models(a, b ? &*b : nullptr, loader, wo);
         rs.sources.insert(rs.sources.begin(), {"checkpoint", o->checkpoint});

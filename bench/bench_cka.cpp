@@ -2,6 +2,10 @@
 // 28x28 images in batches of 256, all 69 layers, reporting the time split between the forward passes, the
 // Grams (feature centring, products, Gram centring) and the HSIC products; the Gram products' GFLOP/s as
 // performed (syrk: n(n+1)d) and as a full gemm's 2n^2 d, against plain sgemm's X X^T on the same shapes.
+// Args {probes, bootstrap}: with the two one-hot label probes (10 classes) as extra layers, and with the
+// bootstrap's kept batches and 1000 replicates (total_s includes make_report, where the bootstrap runs).
+// BM_Bootstrap: the bootstrap alone on a kept history of T batches of L x L layers (the intervals' cost at
+// the batch counts of real runs: 10,000 samples in batches of 512 are 20 batches).
 // BM_GramProduct / BM_Sgemm: single layer shapes. Peak memory (1,024 vs 4,096 images) is measured on the
 // `biascka cka` command instead (/usr/bin/time -v), where the data loader is part of the picture.
 #include <benchmark/benchmark.h>
@@ -13,7 +17,10 @@
 #include <vector>
 
 #include "cka/accumulator.h"
+#include "cka/bootstrap.h"
 #include "cka/gram.h"
+#include "cka/output.h"
+#include "cka/probes.h"
 #include "engine/autograd.h"
 #include "engine/gemm.h"
 #include "engine/random.h"
@@ -26,14 +33,20 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 void BM_CkaResNet18(benchmark::State& state) {
-  const int64_t images = 1024, batch = 256;
+  const int64_t images = 1024, batch = 256, classes = 10;
+  const bool probes = state.range(0) != 0;
   ResNet18 model(ResNet18Config{}, 0);
   model.eval();
-  const std::vector<std::string> names = model.layer_names();
+  const std::vector<std::string> layers = model.layer_names();
+  std::vector<std::string> names = layers;
+  if (probes) names.insert(names.end(), {cka::probe_layer_name("target"), cka::probe_layer_name("bias")});
+  cka::CkaOptions options;
+  options.bootstrap = state.range(1);
   double forward_s = 0, gram_s = 0, product_s = 0, hsic_s = 0, gram_flops = 0, gemm_equiv_flops = 0;
-  double sgemm_s = 0, sgemm_flops = 0;
+  double sgemm_s = 0, sgemm_flops = 0, total_s = 0;
   for (auto _ : state) {
-    cka::MinibatchCka acc(names);
+    const auto start = Clock::now();
+    cka::MinibatchCka acc(names, {}, options);
     for (int64_t b0 = 0; b0 < images; b0 += batch) {
       const Tensor x = rand_normal({batch, 28, 28, 3}, 0.f, 1.f, 7, static_cast<uint64_t>(b0));
       std::vector<Tensor> acts(names.size());
@@ -42,9 +55,13 @@ void BM_CkaResNet18(benchmark::State& state) {
         NoGrad ng;
         size_t i = 0;
         model.forward(x, [&](const std::string&, const Tensor& t) {
-          if (i < acts.size()) acts[i++] = t;
+          if (i < layers.size()) acts[i++] = t;
         });
       }
+      if (probes)
+        for (uint64_t p = 0; p < 2; ++p)
+          acts[layers.size() + p] = cka::one_hot(
+              rand_int({batch}, classes, 8, 2 * static_cast<uint64_t>(b0) + p), classes, "bench");
       forward_s += since(t0);
       acc.add_batch(acts);
       for (const Tensor& a : acts) gemm_equiv_flops += 2.0 * batch * a.numel();  // 2 n^2 d per layer
@@ -60,13 +77,15 @@ void BM_CkaResNet18(benchmark::State& state) {
         }
       }
     }
-    benchmark::DoNotOptimize(acc.result().matrix.data<double>());
+    benchmark::DoNotOptimize(cka::make_report(acc, batch, false).matrix.data<double>());
+    total_s += since(start);
     gram_s += acc.timing().gram_s;
     product_s += acc.timing().product_s;
     hsic_s += acc.timing().hsic_s;
     gram_flops += acc.timing().gram_flops;
   }
   const double it = static_cast<double>(state.iterations());
+  state.counters["total_s"] = total_s / it;
   state.counters["forward_s"] = forward_s / it;
   state.counters["grams_s"] = gram_s / it;
   state.counters["gram_products_s"] = product_s / it;
@@ -77,7 +96,28 @@ void BM_CkaResNet18(benchmark::State& state) {
   state.counters["sgemm_GFLOPs"] = sgemm_flops / sgemm_s * 1e-9;
   state.SetLabel(blas_name());
 }
-BENCHMARK(BM_CkaResNet18)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+BENCHMARK(BM_CkaResNet18)
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1000})
+    ->Args({1, 1000})
+    ->Unit(benchmark::kSecond)
+    ->Iterations(1)
+    ->UseRealTime();
+
+void BM_Bootstrap(benchmark::State& state) {
+  const int64_t t = state.range(0), l = state.range(1);
+  cka::BatchHistory h;
+  h.batches = t;
+  const Tensor x = rand_uniform({t, l, l}, 0.5f, 1.f, 3);
+  h.pairs.assign(x.data<float>(), x.data<float>() + x.numel());
+  for (int64_t b = 0; b < t; ++b)
+    for (int64_t i = 0; i < l; ++i) h.self_a.push_back(h.pairs[static_cast<size_t>((b * l + i) * l + i)]);
+  h.self_b = h.self_a;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(cka::bootstrap_intervals(h, l, l, {1000, 0, 0.95}).low.data<double>());
+}
+BENCHMARK(BM_Bootstrap)->Args({20, 71})->Args({80, 71})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // One layer's Gram product, as the accumulator runs it (syrk with OpenBLAS) and as a plain sgemm.
 void gram_or_sgemm(benchmark::State& state, bool syrk) {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <utility>
 
+#include "cka/bootstrap.h"
 #include "engine/error.h"
 
 namespace biascka::cka {
@@ -26,6 +27,13 @@ MinibatchCka::MinibatchCka(std::vector<std::string> names_a, std::vector<std::st
                            CkaOptions opts)
     : layers_a_(std::move(names_a)), layers_b_(std::move(names_b)), opts_(opts) {
   BIASCKA_CHECK(!layers_a_.empty(), "CKA: no layers to compare");
+  const size_t lb = cross() ? layers_b_.size() : layers_a_.size();
+  if (opts_.bootstrap > 0 && !bootstrap_fits(opts_.bootstrap, layers_a_.size(), lb)) {
+    skipped_.push_back(detail::concat("no bootstrap intervals: ", opts_.bootstrap, " replicates of ",
+                                      layers_a_.size(), " x ", lb, " cells is more than the limit (",
+                                      kMaxBootstrapWork, " replicate cells); lower --bootstrap"));
+    opts_.bootstrap = 0;
+  }
   backend_ =
       make_backend(opts_, static_cast<int64_t>(layers_a_.size()), static_cast<int64_t>(layers_b_.size()));
 }
@@ -118,6 +126,18 @@ Tensor MinibatchCka::self_hsic_a() const {
 Tensor MinibatchCka::self_hsic_b() const {
   const std::vector<double> s = backend_->sums().self_b;
   return to_tensor(s, {static_cast<int64_t>(s.size())});
+}
+
+BatchHistory MinibatchCka::batch_history() const {
+  BIASCKA_CHECK(opts_.bootstrap > 0, "CKA: the batches' values are kept only for a bootstrap");
+  BatchHistory h = backend_->history();
+  if (cross()) return h;
+  const size_t l = layers_a_.size();
+  h.self_a.resize(static_cast<size_t>(h.batches) * l);
+  for (size_t t = 0; t < static_cast<size_t>(h.batches); ++t)
+    for (size_t i = 0; i < l; ++i) h.self_a[t * l + i] = h.pairs[(t * l + i) * l + i];
+  h.self_b = h.self_a;
+  return h;
 }
 
 CkaMatrix MinibatchCka::result() const {

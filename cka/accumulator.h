@@ -32,7 +32,8 @@ struct CkaMatrix {
 class MinibatchCka {
  public:
   // `layers_b` empty: the layers of one model against themselves (square, symmetric, unit diagonal).
-  // Otherwise the cross-model matrix, layers_a x layers_b.
+  // Otherwise the cross-model matrix, layers_a x layers_b. A bootstrap (CkaOptions::bootstrap) over more
+  // cells than bootstrap_fits allows is turned off, with a warning in the result.
   MinibatchCka(std::vector<std::string> layers_a, std::vector<std::string> layers_b = {},
                CkaOptions opts = {});
   ~MinibatchCka();
@@ -60,6 +61,9 @@ class MinibatchCka {
   Tensor hsic_sums() const;
   Tensor self_hsic_a() const;
   Tensor self_hsic_b() const;
+  // Every committed batch's values (backend.h), the self terms filled in for one model too; throws unless
+  // CkaOptions::bootstrap > 0 (the backend keeps them only then).
+  BatchHistory batch_history() const;
   // The CKA matrix. Throws naming the layer when a layer's activations were NaN or infinite.
   CkaMatrix result() const;
   // Where the time went; on a GPU the device times of the Grams and products (they overlap the forward
@@ -75,7 +79,7 @@ class MinibatchCka {
   // Const queries wait for the backend's queued work (a GPU's): the backend is held by pointer.
   std::unique_ptr<CkaBackend> backend_;
   int64_t batches_ = 0, samples_ = 0;
-  std::vector<std::string> skipped_;
+  std::vector<std::string> skipped_;  // warnings: skipped batches, a bootstrap turned off
 };
 
 }  // namespace biascka::cka

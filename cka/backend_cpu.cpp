@@ -55,6 +55,7 @@ class CpuBackend final : public CkaBackend {
     for (size_t i = 0; i < sums_.pairs.size(); ++i) sums_.pairs[i] += batch_.pairs[i];
     for (size_t i = 0; i < sums_.self_a.size(); ++i) sums_.self_a[i] += batch_.self_a[i];
     for (size_t i = 0; i < sums_.self_b.size(); ++i) sums_.self_b[i] += batch_.self_b[i];
+    if (o_.bootstrap > 0) keep(batch_);
   }
   void end_batch() noexcept override {}
 
@@ -103,15 +104,25 @@ class CpuBackend final : public CkaBackend {
     if (!cross_) s.self_b = s.self_a;
     return s;
   }
+  BatchHistory history() override { return history_; }
   const CkaTiming& timing() override { return timing_; }
 
  private:
+  void keep(const HsicSums& batch) {
+    ++history_.batches;
+    history_.pairs.insert(history_.pairs.end(), batch.pairs.begin(), batch.pairs.end());
+    if (!cross_) return;
+    history_.self_a.insert(history_.self_a.end(), batch.self_a.begin(), batch.self_a.end());
+    history_.self_b.insert(history_.self_b.end(), batch.self_b.begin(), batch.self_b.end());
+  }
+
   std::vector<double>& rows(GramSlot slot) { return slot == GramSlot::A ? ga_ : gb_; }
 
   CkaOptions o_;
   bool cross_;
   int64_t la_, lb_;
   HsicSums sums_, batch_;
+  BatchHistory history_;
   CkaTiming timing_;
   double scale_ = 0;
   int64_t m_ = 0;

@@ -165,6 +165,7 @@ class CudaBackend final : public CkaBackend {
       cuda::cka_accumulate(self_a_.as<double>(), batch_self_a_.as<double>(), la_, 1, stream_);
       cuda::cka_accumulate(self_b_.as<double>(), batch_self_b_.as<double>(), lb_, 1, stream_);
     }
+    if (o_.bootstrap > 0) keep_batch();
     end(t);
   }
 
@@ -239,6 +240,30 @@ class CudaBackend final : public CkaBackend {
     return out;
   }
 
+  BatchHistory history() override {
+    cuda::set_device(dev_);
+    const size_t record = kept_record(), pairs = static_cast<size_t>(la_ * cols());
+    std::vector<double> all(static_cast<size_t>(kept_batches_) * record);
+    for (size_t c = 0; c < kept_.size(); ++c) {
+      const int64_t in_chunk =
+          std::min(kKeptPerChunk, kept_batches_ - static_cast<int64_t>(c) * kKeptPerChunk);
+      BIASCKA_CUDA_CHECK(cudaMemcpyAsync(all.data() + c * kKeptPerChunk * record, kept_[c]->as<void>(),
+                                         static_cast<size_t>(in_chunk) * record * sizeof(double),
+                                         cudaMemcpyDeviceToHost, stream_));
+    }
+    drain();
+    BatchHistory h;
+    h.batches = kept_batches_;
+    for (int64_t t = 0; t < kept_batches_; ++t) {
+      const double* r = all.data() + static_cast<size_t>(t) * record;
+      h.pairs.insert(h.pairs.end(), r, r + pairs);
+      if (lb_ == 0) continue;
+      h.self_a.insert(h.self_a.end(), r + pairs, r + pairs + la_);
+      h.self_b.insert(h.self_b.end(), r + pairs + la_, r + record);
+    }
+    return h;
+  }
+
   const CkaTiming& timing() override {
     cuda::set_device(dev_);
     drain();
@@ -291,6 +316,30 @@ class CudaBackend final : public CkaBackend {
     BIASCKA_CUDA_CHECK(cudaStreamWaitEvent(stream_, ready_, 0));
   }
 
+  // Doubles kept per batch for the bootstrap: the pair values, then (two models) both models' self terms.
+  size_t kept_record() const { return static_cast<size_t>(la_ * cols() + (lb_ > 0 ? la_ + lb_ : 0)); }
+
+  // Copies the batch's values on the side stream (no wait) into chunks of kKeptPerChunk batches.
+  void keep_batch() {
+    const size_t record = kept_record();
+    const int64_t slot = kept_batches_ % kKeptPerChunk;
+    if (slot == 0) {
+      kept_.push_back(std::make_unique<DeviceArena>(dev_));
+      kept_.back()->reserve(static_cast<size_t>(kKeptPerChunk) * record * sizeof(double), stream_);
+    }
+    double* dst = kept_.back()->as<double>() + static_cast<size_t>(slot) * record;
+    auto copy = [&](double* to, const DeviceArena& from, int64_t count) {
+      BIASCKA_CUDA_CHECK(cudaMemcpyAsync(to, from.as<void>(), static_cast<size_t>(count) * sizeof(double),
+                                         cudaMemcpyDeviceToDevice, stream_));
+    };
+    copy(dst, batch_sum_, la_ * cols());
+    if (lb_ > 0) {
+      copy(dst + la_ * lb_, batch_self_a_, la_);
+      copy(dst + la_ * lb_ + la_, batch_self_b_, lb_);
+    }
+    ++kept_batches_;
+  }
+
   // Queues the copy of a device vector of doubles into `host` (read once drain has synchronised).
   void download(std::vector<double>& host, const DeviceArena& dev) {
     BIASCKA_CUDA_CHECK(cudaMemcpyAsync(host.data(), dev.as<void>(), host.size() * sizeof(double),
@@ -334,6 +383,9 @@ class CudaBackend final : public CkaBackend {
   std::vector<cudaEvent_t> pool_;
   double gram_flops_ = 0, hsic_flops_ = 0;
   CkaTiming timing_;
+  static constexpr int64_t kKeptPerChunk = 64;  // batches per device chunk of the bootstrap's history
+  std::vector<std::unique_ptr<DeviceArena>> kept_;
+  int64_t kept_batches_ = 0;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // Every option of a CKA computation, in one place: which HSIC estimator, which kernel, how much memory the
 // centred Grams may take, and where they are computed (the device picks the backend, backend.h).
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "engine/device.h"
@@ -37,6 +38,10 @@ struct CkaOptions {
   // GPU: add_batch returns once the batch is queued, so the next forward pass overlaps it. The accumulator
   // keeps the batch's tensors alive until they are read; the caller must not write into them in the meantime.
   bool overlap = true;
+  // Bootstrap intervals (bootstrap.h): with bootstrap > 0 the backend also keeps every committed batch's
+  // pair and self values, and make_report resamples the batches that many times from bootstrap_seed.
+  int64_t bootstrap = 0;
+  uint64_t bootstrap_seed = 0;
 };
 
 }  // namespace biascka::cka

@@ -11,6 +11,7 @@
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
+#include "plot/line_chart.h"
 
 namespace biascka::cka {
 
@@ -30,6 +31,17 @@ CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full) {
   r.warnings = std::move(m.warnings);
   r.timing = acc.timing();
   r.gram_device = acc.device();
+  const CkaOptions& o = acc.options();
+  if (o.bootstrap > 0 && acc.batches() < 2)
+    r.warnings.push_back(detail::concat("bootstrap: ", acc.batches(),
+                                        " batch, no interval (resampling needs at least 2 batches)"));
+  if (o.bootstrap > 0 && acc.batches() >= 2) {
+    r.bootstrap = {o.bootstrap, o.bootstrap_seed, 0.95};
+    const CkaIntervals ci =
+        bootstrap_intervals(acc.batch_history(), r.matrix.size(0), r.matrix.size(1), r.bootstrap);
+    r.ci_low = ci.low;
+    r.ci_high = ci.high;
+  }
   return r;
 }
 
@@ -58,6 +70,13 @@ plot::HeatmapSpec heatmap_spec(const CkaReport& r) {
   s.y_title = r.cross_model ? "model A layers" : "layers";
   s.x_title = r.cross_model ? "model B layers" : "layers";
   s.colorbar_title = "CKA";
+  if (r.ci_low.defined()) {  // wide intervals faded (NaN intervals are NaN cells, grey already)
+    const Tensor lo = r.ci_low.to_dtype(DType::F64), hi = r.ci_high.to_dtype(DType::F64);
+    s.faded.resize(s.values.size());
+    for (size_t i = 0; i < s.values.size(); ++i)
+      s.faded[i] = hi.data<double>()[i] - lo.data<double>()[i] > kWideInterval;
+    s.title += ", faded: 95% interval wider than " + detail::concat(kWideInterval);
+  }
   s.vmin = 0;
   s.vmax = 1;
   // Cells of about 10 pixels keep 69 layer names legible; small matrices get larger cells, very large
@@ -88,6 +107,46 @@ std::vector<std::string> plan_notes(const std::string& source, int64_t samples, 
 }
 
 namespace {
+
+nlohmann::json json_number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+// A [rows, cols] F64 matrix as rows of numbers, NaN as null (undefined).
+nlohmann::json json_matrix(const Tensor& m) {
+  const Tensor f = m.to_dtype(DType::F64);
+  const int64_t rows = f.size(0), cols = f.size(1);
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t i = 0; i < rows; ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int64_t k = 0; k < cols; ++k) row.push_back(json_number(f.data<double>()[i * cols + k]));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+double cell(const Tensor& m, int64_t i, int64_t j) { return m.data<double>()[i * m.size(1) + j]; }
+
+// cka.json's probes section: per layer, each probe's value and (bootstrap) interval.
+nlohmann::json probes_json(const CkaReport& r) {
+  const ProbeReport& p = r.probes;
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    nlohmann::json row;
+    row["layer"] = r.layers[i];
+    for (size_t k = 0; k < p.probes.size(); ++k) {
+      const auto ii = static_cast<int64_t>(i), kk = static_cast<int64_t>(k);
+      row[p.probes[k]] = json_number(cell(p.value, ii, kk));
+      if (p.ci_low.defined())
+        row[p.probes[k] + "_ci"] = {json_number(cell(p.ci_low, ii, kk)),
+                                    json_number(cell(p.ci_high, ii, kk))};
+    }
+    rows.push_back(std::move(row));
+  }
+  nlohmann::json j;
+  j["probes"] = p.probes;
+  j["kernel"] = "linear on the one-hot labels";
+  j["layers"] = std::move(rows);
+  return j;
+}
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -121,16 +180,16 @@ std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaRepo
   nlohmann::json j;
   j["layers"] = r.layers;
   j["layers_b"] = r.layers_b;
-  nlohmann::json mat = nlohmann::json::array();
-  for (int64_t i = 0; i < rows; ++i) {
-    nlohmann::json row = nlohmann::json::array();
-    for (int64_t k = 0; k < cols; ++k) {
-      const double v = p[i * cols + k];
-      row.push_back(std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v));  // NaN: undefined
-    }
-    mat.push_back(std::move(row));
+  j["matrix"] = json_matrix(m);
+  if (r.ci_low.defined()) {
+    j["ci_low"] = json_matrix(r.ci_low);
+    j["ci_high"] = json_matrix(r.ci_high);
+    j["bootstrap"] = {{"replicates", r.bootstrap.replicates},
+                      {"seed", r.bootstrap.seed},
+                      {"level", r.bootstrap.level},
+                      {"method", "percentile bootstrap over batches (batches as independent draws)"}};
   }
-  j["matrix"] = std::move(mat);
+  if (!r.probes.empty()) j["probes"] = probes_json(r);
   j["estimator"] = estimator_name(r.estimator);
   j["kernel"] = kernel_name(r.kernel.kind);
   if (r.kernel.kind == Kernel::Rbf) j["rbf_threshold"] = r.kernel.rbf_threshold;
@@ -157,9 +216,68 @@ std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaRepo
   }
   write_text_atomic((fs::path(dir) / "cka.csv").string(), csv.str());
   write_npy((fs::path(dir) / "cka.npy").string(), m);
-  if (std::max(rows, cols) > kMaxHeatmapLayers) return {"cka.json", "cka.csv", "cka.npy"};
-  plot::render_heatmap(heatmap_spec(r)).save_png((fs::path(dir) / "cka.png").string());
-  return {"cka.json", "cka.csv", "cka.npy", "cka.png"};
+  std::vector<std::string> written = {"cka.json", "cka.csv", "cka.npy"};
+  if (r.ci_low.defined()) {
+    std::vector<double> both;
+    for (const Tensor& t : {r.ci_low.to_dtype(DType::F64), r.ci_high.to_dtype(DType::F64)})
+      both.insert(both.end(), t.data<double>(), t.data<double>() + t.numel());
+    write_npy((fs::path(dir) / "cka_ci.npy").string(), Tensor::from_vector(both, {2, rows, cols}));
+    written.push_back("cka_ci.npy");
+  }
+  if (std::max(rows, cols) <= kMaxHeatmapLayers) {
+    plot::render_heatmap(heatmap_spec(r)).save_png((fs::path(dir) / "cka.png").string());
+    written.push_back("cka.png");
+  }
+  for (const std::string& f : write_probe_outputs(dir, r)) written.push_back(f);
+  return written;
+}
+
+std::vector<std::string> write_probe_outputs(const std::string& dir, const CkaReport& r) {
+  namespace fs = std::filesystem;
+  const ProbeReport& p = r.probes;
+  if (p.empty()) return {};
+  const bool ci = p.ci_low.defined();
+  std::ostringstream csv;
+  csv << "layer,index";
+  for (const std::string& name : p.probes) {
+    csv << ',' << name;
+    if (ci) csv << ',' << name << "_ci_low," << name << "_ci_high";
+  }
+  csv << '\n';
+  plot::LineChartSpec chart;
+  chart.title = "CKA of each layer with the labels";
+  chart.x_title = "layer index (" + describe(r) + (ci ? "; thin: 95% interval" : "") + ")";
+  chart.y_max = 1;
+  chart.y_title = "CKA";
+  chart.width = 720;
+  chart.height = 400;
+  chart.integer_x = true;
+  for (size_t s = 0; s < p.probes.size(); ++s) {
+    // The value (thick, in the legend), then the interval's two bounds (thin, same colour).
+    chart.series.push_back({{}, {}, plot::palette(static_cast<int>(s)), p.probes[s], 2});
+    for (int bound = 0; ci && bound < 2; ++bound)
+      chart.series.push_back({{}, {}, plot::palette(static_cast<int>(s)), "", 1});
+  }
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const auto ii = static_cast<int64_t>(i);
+    csv << csv_field(r.layers[i]) << ',' << i;
+    size_t series = 0;
+    for (size_t k = 0; k < p.probes.size(); ++k) {
+      const auto kk = static_cast<int64_t>(k);
+      std::vector<double> values = {cell(p.value, ii, kk)};
+      if (ci) values.insert(values.end(), {cell(p.ci_low, ii, kk), cell(p.ci_high, ii, kk)});
+      for (double v : values) {
+        csv << ',' << number(v);
+        chart.series[series].x.push_back(static_cast<double>(i));
+        chart.series[series++].y.push_back(v);
+      }
+    }
+    csv << '\n';
+  }
+  for (size_t s : stage_starts(r.layers)) chart.x_marks.push_back(static_cast<double>(s) - 0.5);
+  write_text_atomic((fs::path(dir) / "probes.csv").string(), csv.str());
+  plot::render_line_chart(chart).save_png((fs::path(dir) / "probes.png").string());
+  return {"probes.csv", "probes.png"};
 }
 
 }  // namespace biascka::cka

@@ -1,6 +1,9 @@
 #pragma once
 // A finished CKA computation and the files `biascka cka` writes for it: DIR/cka.json (layer names, matrix,
-// settings), DIR/cka.csv, DIR/cka.npy (float64 matrix) and DIR/cka.png (heatmap, origin bottom-left).
+// settings; with a bootstrap ci_low/ci_high, with probes a probes section), DIR/cka.csv, DIR/cka.npy (float64
+// matrix), DIR/cka_ci.npy (bootstrap: float64 [2, rows, cols], low then high), DIR/cka.png (heatmap, origin
+// bottom-left; cells whose interval is wider than kWideInterval faded) and, with probes, DIR/probes.csv and
+// DIR/probes.png (layer index against CKA with each probe, stage starts marked).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,7 +11,9 @@
 #include <vector>
 
 #include "cka/accumulator.h"
+#include "cka/bootstrap.h"
 #include "cka/estimator.h"
+#include "cka/probes.h"
 #include "engine/device.h"
 #include "engine/tensor.h"
 #include "plot/heatmap.h"
@@ -18,6 +23,9 @@ namespace biascka::cka {
 struct CkaReport {
   std::vector<std::string> layers, layers_b;  // rows and columns (layers_b == layers for one model)
   Tensor matrix;                              // F64 [rows, cols], NaN where undefined
+  Tensor ci_low, ci_high;               // bootstrap intervals, F64 like matrix; undefined without a bootstrap
+  BootstrapSpec bootstrap{0, 0, 0.95};  // replicates 0: none
+  ProbeReport probes;                   // CKA of each layer with the label probes (probes.h)
   bool cross_model = false;
   bool full = false;  // one batch of all samples (full-data CKA) rather than minibatches
   Estimator estimator = Estimator::Unbiased;
@@ -30,7 +38,8 @@ struct CkaReport {
   double forward_s = 0;                // model mode: the forward passes that produced the activations
 };
 
-// The report of a finished accumulator (matrix, warnings, counts, settings).
+// The report of a finished accumulator (matrix, warnings, counts, settings); with CkaOptions::bootstrap > 0
+// and at least two batches, the bootstrap intervals (bootstrap.h; one batch: a warning, no intervals).
 CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full);
 
 // "linear CKA, unbiased HSIC, minibatches of 512 (10000 samples)" and the like.
@@ -52,8 +61,16 @@ plot::HeatmapSpec heatmap_spec(const CkaReport& r);
 std::vector<std::string> plan_notes(const std::string& source, int64_t samples, int64_t batch, bool full,
                                     Estimator estimator, size_t layers_a, size_t layers_b);
 
+// cka.png fades cells whose bootstrap interval is wider than this (CKA units).
+inline constexpr double kWideInterval = 0.1;
+
+// Writes DIR/probes.csv (layer, index, each probe's value, ci_low, ci_high) and DIR/probes.png (nothing
+// without probes). Returns the names of the files written.
+std::vector<std::string> write_probe_outputs(const std::string& dir, const CkaReport& r);
+
 // Writes DIR/cka.json, cka.csv, cka.npy and cka.png (each atomically), creating DIR; cka.png only when
-// the layers fit it (kMaxHeatmapLayers). Returns the names of the files written.
+// the layers fit it (kMaxHeatmapLayers); cka_ci.npy with intervals; the probe outputs with probes. Returns
+// the names of the files written.
 std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaReport& r);
 
 }  // namespace biascka::cka

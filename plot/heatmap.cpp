@@ -9,6 +9,11 @@
 namespace biascka::plot {
 
 namespace {
+// Halfway to white: a cell whose value is uncertain.
+Rgb faded(Rgb c) {
+  auto half = [](uint8_t v) { return static_cast<uint8_t>((v + 255 + 1) / 2); };
+  return {half(c.r), half(c.g), half(c.b)};
+}
 
 constexpr Rgb kInk{40, 40, 40};
 constexpr Rgb kFrame{90, 90, 90};
@@ -120,8 +125,9 @@ Canvas render_heatmap(const HeatmapSpec& s) {
   for (int64_t r = 0; r < s.rows; ++r)
     for (int64_t col = 0; col < s.cols; ++col) {
       const double v = s.values[static_cast<size_t>(r * s.cols + col)];
-      c.fill_rect(left + static_cast<int>(col) * cell, cell_y(r), cell, cell,
-                  colormap(s.cmap, (v - s.vmin) / (s.vmax - s.vmin)));
+      Rgb color = colormap(s.cmap, (v - s.vmin) / (s.vmax - s.vmin));
+      if (!s.faded.empty() && s.faded[static_cast<size_t>(r * s.cols + col)]) color = faded(color);
+      c.fill_rect(left + static_cast<int>(col) * cell, cell_y(r), cell, cell, color);
     }
   c.rect(left - 1, top - 1, mw + 2, mh + 2, kFrame);
   if (s.annotate_min_cell > 0 && cell >= s.annotate_min_cell)

@@ -14,7 +14,9 @@ namespace biascka::plot {
 
 struct HeatmapSpec {
   int64_t rows = 0, cols = 0;
-  std::vector<double> values;                       // row-major, rows x cols
+  std::vector<double> values;  // row-major, rows x cols
+  std::vector<bool>
+      faded;  // empty, or row-major rows x cols: cells drawn halfway to white (uncertain values)
   std::vector<std::string> row_labels, col_labels;  // empty, or one per row / column
   std::string title, x_title, y_title, colorbar_title;
   double vmin = 0, vmax = 1;  // the colour scale; values outside are clamped

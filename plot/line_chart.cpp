@@ -78,6 +78,11 @@ Canvas render_line_chart(const LineChartSpec& s) {
     const std::string txt = tick_text(t);
     c.text(x - Canvas::text_width(txt) / 2, top + ph + 6, txt, kBlack);
   }
+  for (double m : s.x_marks) {
+    if (!(m >= x0 && m <= x1)) continue;
+    const int x = static_cast<int>(std::lround(px(m)));
+    for (int y = top; y < top + ph; y += 6) c.fill_rect(x, y, 1, 3, kGrey);
+  }
   c.rect(left, top, pw + 1, ph + 1, kBlack);
   if (!s.x_title.empty())
     c.text(left + (pw - Canvas::text_width(s.x_title)) / 2, top + ph + 20, s.x_title, kBlack);

@@ -23,7 +23,8 @@ struct LineChartSpec {
   int width = 480, height = 320;
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;  // NaN: from the data
   bool legend = true;
-  bool integer_x = false;  // x is a count (epochs): ticks on whole numbers only
+  bool integer_x = false;       // x is a count (epochs): ticks on whole numbers only
+  std::vector<double> x_marks;  // dashed vertical lines at these x (e.g. where a stage of layers starts)
 };
 
 Canvas render_line_chart(const LineChartSpec& spec);

@@ -3,8 +3,8 @@
 // test_cka_cuda.cpp on the GPU with exact FP32 and with TF32 Grams (skipped without a GPU; run under the CUDA
 // emulation). Exact self-similarity and symmetry, invariance to orthogonal maps and isotropic scaling (and
 // not to a generic invertible map), the cross-model matrix against the joint one, layer groups under a small
-// memory budget, zero-variance layers, short batches and errors that leave the sums unchanged, and the
-// numpy reference file.
+// memory budget, zero-variance layers, short batches and errors that leave the sums unchanged; the batches
+// kept for the bootstrap and its intervals, a one-hot label (probe) layer; the numpy reference file.
 //
 // Tolerances (CkaDevice), on CKA values. The CPU multiplies the same float64 rows in every grouping: the
 // cross-model block equals the joint matrix's to 1e-12 and layer groups the single group's to 1e-13 (BLAS
@@ -27,11 +27,15 @@
 #include <vector>
 
 #include "cka/accumulator.h"
+#include "cka/bootstrap.h"
 #include "cka/full.h"
 #include "cka/options.h"
+#include "cka/output.h"
+#include "cka/probes.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "engine/io/safetensors.h"
+#include "engine/random.h"
 #include "engine/tensor.h"
 #include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
@@ -287,6 +291,60 @@ TEST_P(CkaOnDevice, ReferenceMinibatchWithShortLastBatch) {
     }
     EXPECT_TRUE(matrices_near(mean, mean_ref, GetParam().reference * scale));
   }
+// Bootstrap and probes (cka/bootstrap.h, cka/probes.h): the kept batches add up to the accumulator's sums
+// (the same float64 additions in the same order: 1e-12 relative), the intervals equal the CPU backend's
+// within the CPU tolerance of small batches (each replicate is the same smooth function of the batch values),
+// and a one-hot label layer equals a copy of itself (CKA 1) and is no constant layer.
+TEST_P(CkaOnDevice, KeptBatchesAndIntervalsMatchTheCpu) {
+  const int64_t n = 128, batch = 32;
+  const Tensor onehot = cka::one_hot(rand_int({n}, 4, 5, 1), 4, "labels");
+  Tensor mixed = gaussian({n, 4}, 70);
+  for (int64_t i = 0; i < mixed.numel(); ++i) mixed.data<float>()[i] += 2.f * onehot.data<float>()[i];
+  const std::vector<Tensor> a = {onehot, gaussian({n, 8}, 71), mixed, onehot.clone()},
+                            b = {gaussian({n, 5}, 72)};
+  auto run = [&](const cka::CkaOptions& o, const std::vector<Tensor>* lb) {
+    cka::MinibatchCka acc({"y", "g", "m", "y2"},
+                          lb ? std::vector<std::string>{"b"} : std::vector<std::string>{}, o);
+    for (int64_t r0 = 0; r0 < n; r0 += batch) {
+      std::vector<Tensor> xa, xb;
+      for (const Tensor& t : a) xa.push_back(rows(t, r0, r0 + batch).to(o.device));
+      if (lb)
+        for (const Tensor& t : *lb) xb.push_back(rows(t, r0, r0 + batch).to(o.device));
+      acc.add_batch(xa, lb ? &xb : nullptr);
+    }
+    return acc;
+  };
+  for (cka::Estimator e : kCkaEstimators)
+    for (const std::vector<Tensor>* lb : {static_cast<const std::vector<Tensor>*>(nullptr), &b}) {
+      SCOPED_TRACE(std::string(cka::estimator_name(e)) + (lb ? " cross" : " one model"));
+      cka::CkaOptions o = options(e);
+      o.bootstrap = 200;
+      o.bootstrap_seed = 9;
+      const cka::MinibatchCka acc = run(o, lb);
+      const cka::BatchHistory h = acc.batch_history();
+      ASSERT_EQ(h.batches, n / batch);
+      const Tensor sums = acc.hsic_sums(), self_a = acc.self_hsic_a(), self_b = acc.self_hsic_b();
+      auto expect_sums = [&](const std::vector<double>& kept, const Tensor& want) {
+        const size_t cells = static_cast<size_t>(want.numel());
+        ASSERT_EQ(kept.size(), cells * static_cast<size_t>(h.batches));
+        for (size_t c = 0; c < cells; ++c) {
+          double s = 0;
+          for (size_t t = 0; t < static_cast<size_t>(h.batches); ++t) s += kept[t * cells + c];
+          EXPECT_NEAR(s, want.data<double>()[c], 1e-12 * std::fabs(want.data<double>()[c])) << c;
+        }
+      };
+      expect_sums(h.pairs, sums);
+      expect_sums(h.self_a, self_a);
+      expect_sums(h.self_b, self_b);
+      const cka::CkaReport r = cka::make_report(acc, batch, false);
+      const cka::CkaReport cpu = cka::make_report(run(on_cpu(o), lb), batch, false);
+      EXPECT_TRUE(matrices_near(r.ci_low, cpu.ci_low, GetParam().cpu_small));
+      EXPECT_TRUE(matrices_near(r.ci_high, cpu.ci_high, GetParam().cpu_small));
+      EXPECT_TRUE(r.warnings.empty());
+      if (!lb) EXPECT_NEAR(at(r.matrix, 0, 3), 1.0, GetParam().cpu);
+    }
+  cka::CkaOptions plain = options(cka::Estimator::Unbiased);
+  EXPECT_THROW(run(plain, nullptr).batch_history(), Error);  // nothing kept without a bootstrap
 }
 
 }  // namespace biascka::test

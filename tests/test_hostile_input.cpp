@@ -114,6 +114,12 @@ TEST_F(HostileInput, OptionValuesAreCheckedNamingTheOption) {
   // A thread count that would hang or exhaust the machine: refused at once (the timeout ends a hang).
   EXPECT_TRUE(one_line_error(
       run_biascka(train_args(*data_, out + "/r6", "--threads 100000"), "timeout -s KILL 60 "), "--threads"));
+  // CKA's bootstrap and probes (cka/bootstrap.h, cka/probes.h): usage errors before any work.
+  const std::string cka = "cka --activations /nonexistent.safetensors --quiet --out " + out + "/c";
+  EXPECT_TRUE(one_line_error(run_biascka(cka + " --bootstrap -1"), "--bootstrap"));
+  EXPECT_TRUE(
+      one_line_error(run_biascka(cka + " --probes target,colour"), "--probes: unknown probe 'colour'"));
+  EXPECT_FALSE(fs::exists(out + "/c"));
   for (int i = 1; i <= 6; ++i)
     EXPECT_FALSE(fs::exists(out + "/r" + std::to_string(i))) << i;  // before any work
 }

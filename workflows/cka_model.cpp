@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "cka/probes.h"
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/staging.h"
@@ -64,7 +65,11 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
                              const CkaModelOptions& o) {
   BIASCKA_CHECK(o.epochs_over_data >= 1, "CKA: --epochs-over-data must be at least 1, got ",
                 o.epochs_over_data);
-  const std::vector<std::string> la = select_layers(model_a.layer_names(), o.layers);
+  BIASCKA_CHECK(o.probes.empty() || (!model_b && o.cka.kernel.kind == cka::Kernel::Linear),
+                "--probes: only for one model and the linear kernel");
+  const std::vector<std::string> layers = select_layers(model_a.layer_names(), o.layers);
+  std::vector<std::string> la = layers;  // the accumulator's layers: the model's, then the probes
+  for (const std::string& p : o.probes) la.push_back(cka::probe_layer_name(p));
   const std::vector<std::string> lb =
       model_b ? select_layers(model_b->layer_names(), o.layers) : std::vector<std::string>{};
   const int64_t batch = o.full ? loader.size() : loader.options().batch;
@@ -72,7 +77,7 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
                 cka::estimator_name(o.cka.estimator), " estimator needs at least ",
                 cka::min_batch(o.cka.estimator), " samples per batch");
   for (const std::string& n : cka::plan_notes(loader.split().dir, loader.size(), batch, o.full,
-                                              o.cka.estimator, la.size(), lb.size()))
+                                              o.cka.estimator, layers.size(), lb.size()))
     warn(n);
   ModeGuard guard_a(&model_a), guard_b(model_b);
   NoGrad no_grad;
@@ -94,7 +99,12 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
       const auto t0 = std::chrono::steady_clock::now();
       const bool to_host = o.full && !keep_on_device;
       const Tensor images_on_device = stager.stage(b.images);
-      std::vector<Tensor> acts_a = capture(model_a, images_on_device, la, to_host);
+      std::vector<Tensor> acts_a = capture(model_a, images_on_device, layers, to_host);
+      for (const std::string& p : o.probes) {
+        const Tensor y = cka::one_hot(p == "target" ? b.targets : b.biases, loader.split().num_classes,
+                                      loader.split().dir + ": " + p + " labels");
+        acts_a.push_back(keep_on_device ? y.to(acc.device()) : y);
+      }
       std::vector<Tensor> acts_b =
           model_b ? capture(*model_b, images_on_device, lb, to_host) : std::vector<Tensor>{};
       forward_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -116,6 +126,7 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   }
   progress.finish("");
   cka::CkaReport r = cka::make_report(acc, batch, o.full);
+  cka::split_probes(r, o.probes);
   r.epochs_over_data = passes;
   r.forward_s = forward_s;
   r.sources.emplace_back("data", loader.split().dir);

@@ -6,6 +6,7 @@
 // own stream: the forward pass of batch k+1 overlaps the CKA of batch k, two batches of activations held.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cka/accumulator.h"
 #include "cka/output.h"
@@ -20,6 +21,9 @@ struct CkaModelOptions {
   int64_t epochs_over_data = 1;  // passes over the split (the loader should shuffle when > 1)
   bool full = false;             // one batch of the whole split: full-data CKA; holds every activation
   cka::CkaOptions cka;
+  // Label probes (cka/probes.h): "target", "bias"; one model and the linear kernel only. The report's probes
+  // section holds each layer's CKA with them (and intervals with CkaOptions::bootstrap).
+  std::vector<std::string> probes;
   ProgressMode progress = ProgressMode::Auto;
 };
 
