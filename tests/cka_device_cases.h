@@ -291,6 +291,8 @@ TEST_P(CkaOnDevice, ReferenceMinibatchWithShortLastBatch) {
     }
     EXPECT_TRUE(matrices_near(mean, mean_ref, GetParam().reference * scale));
   }
+}
+
 // Bootstrap and probes (cka/bootstrap.h, cka/probes.h): the kept batches add up to the accumulator's sums
 // (the same float64 additions in the same order: 1e-12 relative), the intervals equal the CPU backend's
 // within the CPU tolerance of small batches (each replicate is the same smooth function of the batch values),

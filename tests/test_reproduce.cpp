@@ -14,6 +14,7 @@
 #include "tests/support/tiny_grid.h"
 #include "workflows/cka_runs.h"
 #include "workflows/claims_table.h"
+#include "workflows/figures.h"
 #include "workflows/reproduce.h"
 
 namespace biascka {
@@ -44,8 +45,8 @@ std::string* Reproduce::root_ = nullptr;
 std::string* Reproduce::straight_ = nullptr;
 
 TEST_F(Reproduce, WritesEveryOutput) {
-  for (const char* f :
-       {"table.md", "table.csv", "table.json", "figure1.png", "cka_seed_std.png", "curves.png", "report.md"})
+  for (const char* f : {"table.md", "table.csv", "table.json", "figure1.png", "cka_seed_std.png",
+                        "curves.png", "probes.png", "report.md"})
     EXPECT_TRUE(fs::exists(*straight_ + "/" + f)) << f;
   const auto t = tables(*straight_);
   ASSERT_EQ(t["headline"]["rows"].size(), 2u);
@@ -54,8 +55,12 @@ TEST_F(Reproduce, WritesEveryOutput) {
   // Every seed has its CKA matrix (Figure 1 shows the mean over seeds).
   EXPECT_TRUE(fs::exists(*straight_ + "/runs/cmnist/nll/seed0/cka/cka.json"));
   EXPECT_TRUE(fs::exists(*straight_ + "/runs/cmnist/nll/seed1/cka/cka.json"));
+  // with its label probes and bootstrap intervals
+  for (const char* f : {"probes.csv", "probes.png", "cka_ci.npy"})
+    EXPECT_TRUE(fs::exists(*straight_ + "/runs/cmnist/nll/seed1/cka/" + f)) << f;
   // Group metrics and the claim metrics, per objective over both seeds.
-  for (const char* m : {"unbiased_accuracy", "worst_group_accuracy", "depth_decay", "block_index"}) {
+  for (const char* m :
+       {"unbiased_accuracy", "worst_group_accuracy", "depth_decay", "block_index", "probe_crossing"}) {
     const auto& cell = t[m]["rows"][1]["cells"]["cmnist"];
     EXPECT_EQ(cell["n"], 2) << m;
     for (const auto& v : cell["values"]) {
@@ -69,7 +74,7 @@ TEST_F(Reproduce, WritesEveryOutput) {
   const auto& conflicting = t["conflicting_accuracy"]["rows"][0]["cells"]["cmnist"]["values"];
   for (size_t i = 0; i < worst.size(); ++i) EXPECT_LE(worst[i].get<double>(), conflicting[i].get<double>());
   // One correlation per dataset and claim metric, over the 4 runs.
-  ASSERT_EQ(t["claims_correlation"].size(), 2u);
+  ASSERT_EQ(t["claims_correlation"].size(), 3u);
   EXPECT_EQ(t["claims_correlation"][0]["metric"], "depth_decay");
   EXPECT_EQ(t["claims_correlation"][0]["runs"], 4);
   EXPECT_EQ(t["published"]["sce"]["cmnist"]["mean"], 95.31);
@@ -77,11 +82,12 @@ TEST_F(Reproduce, WritesEveryOutput) {
   EXPECT_NE(md.find("Probabilistic"), std::string::npos);
   EXPECT_NE(md.find("L_NLL"), std::string::npos);
   for (const char* section :
-       {"Worst-group test accuracy", "Block-structure index", "Against bias-conflicting"})
+       {"Worst-group test accuracy", "Block-structure index", "Probe crossing", "Against bias-conflicting"})
     EXPECT_NE(md.find(section), std::string::npos) << section;
   const std::string report = read_file(*straight_ + "/report.md");
   for (const char* section : {"Seed spread of the CKA matrices", "Largest population std", "cka_seed_std.png",
-                              "Numbers for the paper's claims", "mean over the cell's seeds"})
+                              "Numbers for the paper's claims", "mean over the cell's seeds",
+                              "Where the shortcut lives: label probes", "probes.png", "| probe crossing |"})
     EXPECT_NE(report.find(section), std::string::npos) << section;
 }
 
@@ -157,6 +163,40 @@ TEST(ReproduceCka, SeedMeanStdAndClaims) {
   EXPECT_EQ(runs[0].claims.at("block_begin"), 1);
   runs.push_back(run_with(2, "[[1, 0.5], [0.5, 1]]"));
   EXPECT_THROW(workflows::seed_matrices(runs), Error);
+}
+
+// The probe crossing from a cka.json's probes section: the first layer whose CKA with the bias label is
+// below its CKA with the target label, as a fraction of depth, 1 when it never happens.
+TEST(ReproduceCka, ProbeCrossingFromTheProbesSection) {
+  const std::string dir = test::temp_dir("reproduce_probe_crossing");
+  auto run_with = [&](int seed, const std::string& target, const std::string& bias) {
+    workflows::RunRecord r;
+    r.dataset = "cmnist";
+    r.loss = "sce";
+    r.seed = seed;
+    r.cka_json = dir + "/cka" + std::to_string(seed) + ".json";
+    nlohmann::json j;
+    j["matrix"] = nlohmann::json::parse("[[1, 0.5, 0.2], [0.5, 1, 0.6], [0.2, 0.6, 1]]");
+    j["layers"] = {"a", "b", "c"};
+    const auto t = nlohmann::json::parse(target), b = nlohmann::json::parse(bias);
+    for (size_t i = 0; i < t.size(); ++i)
+      j["probes"]["layers"].push_back({{"layer", j["layers"][i]}, {"target", t[i]}, {"bias", b[i]}});
+    write_text_atomic(r.cka_json, j.dump());
+    return r;
+  };
+  std::vector<workflows::RunRecord> runs = {run_with(0, "[0.1, 0.4, 0.9]", "[0.6, 0.5, 0.3]"),
+                                            run_with(1, "[0.1, 0.2, 0.3]", "[0.6, 0.5, 0.4]"),
+                                            run_with(2, "[0.7, 0.2, 0.3]", "[0.6, null, 0.4]")};
+  workflows::add_claims(runs);
+  EXPECT_NEAR(runs[0].claims.at("probe_crossing"), 2.0 / 3, 1e-15);  // 0.3 < 0.9 at the third layer
+  EXPECT_EQ(runs[0].claims.at("probe_crossing_layer"), 2);
+  EXPECT_EQ(runs[1].claims.at("probe_crossing"), 1.0);  // never
+  EXPECT_EQ(runs[1].claims.at("probe_crossing_layer"), -1);
+  EXPECT_EQ(runs[2].claims.at("probe_crossing"), 0.0);  // already at the first layer
+  std::vector<workflows::RunRecord> bad = {run_with(3, "[0.1, 0.2]", "[0.6, 0.5]")};  // 2 rows, 3 layers
+  EXPECT_THROW(workflows::add_claims(bad), Error);
+  EXPECT_TRUE(workflows::write_probe_panels(runs, dir + "/probes.png"));
+  EXPECT_TRUE(fs::exists(dir + "/probes.png"));
 }
 
 TEST(ReproduceGrid, PlanAndBadShards) {

@@ -5,7 +5,7 @@
 # DEVICE=cpu and one CPU per task, and the merge job after it. Task 0 is requeued with `scontrol requeue`
 # while it trains its second run. Checked:
 #   - every task and the merge job end COMPLETED; the merged table.json and every CKA file (cka.csv,
-#     cka.npy, cka.png; cka.json up to the output folder it names) are byte-identical to a
+#     cka.npy, cka.png, cka_ci.npy, probes.csv; cka.json up to the output folder it names) are byte-identical to a
 #     single-process run of the same grid;
 #   - without DEVICE, slurm-reproduce.sh picks cuda for a task given a GPU (the cluster's pretend one) and
 #     cpu otherwise;
@@ -131,7 +131,7 @@ reference_pid=""
 cmp "$out/merged/table.json" "$tmp/reference/table.json" ||
   fail "the merged table.json differs from the single-process run's"
 compared=0
-for ref in "$tmp"/reference/runs/*/*/seed*/cka/cka.{csv,npy,png,json}; do
+for ref in "$tmp"/reference/runs/*/*/seed*/cka/{cka.csv,cka.npy,cka.png,cka.json,cka_ci.npy,probes.csv}; do
   rel=${ref#"$tmp"/reference/}
   shard=$(ls -d "$out"/shard*/"$rel" 2>/dev/null)
   if [ "$(wc -l <<<"$shard")" != 1 ] || [ ! -f "$shard" ]; then fail "$rel: not in exactly one shard"; fi
@@ -143,7 +143,8 @@ for ref in "$tmp"/reference/runs/*/*/seed*/cka/cka.{csv,npy,png,json}; do
   fi
   compared=$((compared + 1))
 done
-[ "$compared" = 16 ] || fail "compared $compared CKA files, expected 16 (cka.csv, npy, png, json; 2 objectives x 2 seeds)"
+[ "$compared" = 24 ] ||
+  fail "compared $compared CKA files, expected 24 (cka.csv, npy, png, json, cka_ci.npy, probes.csv; 2 objectives x 2 seeds)"
 
 echo "PASS: Slurm array + requeue + merge equal one process (table.json, $compared CKA files)," \
   "$((SECONDS - started)) s"

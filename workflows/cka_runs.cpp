@@ -6,7 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/error.h"
 #include "workflows/json_file.h"
@@ -30,6 +33,30 @@ cka::SquareMatrix cka_matrix_from_json(const nlohmann::json& j, const std::strin
   for (const auto& row : matrix)
     for (const auto& v : row) m.values.push_back(v.is_number() ? v.get<double>() : NAN);
   return m;
+}
+
+RunProbes probes_from_json(const nlohmann::json& j, const std::string& path) {
+  RunProbes out;
+  if (!j.is_object() || !j.contains("probes")) return out;
+  const nlohmann::json& p = j["probes"];
+  const bool shaped = p.is_object() && p.contains("layers") && p["layers"].is_array() && !p["layers"].empty();
+  BIASCKA_CHECK(shaped, path, ": field 'probes' must hold a non-empty array 'layers'");
+  const nlohmann::json& rows = p["layers"];
+  auto value = [&](const nlohmann::json& row, const char* key) {
+    BIASCKA_CHECK(row.is_object(), path, ": every entry of 'probes.layers' must be an object");
+    if (!row.contains(key)) return std::optional<double>();
+    const nlohmann::json& v = row[key];
+    BIASCKA_CHECK(v.is_number() || v.is_null(), path, ": 'probes.layers[].", key,
+                  "' must be a number or null");
+    return std::optional<double>(v.is_number() ? v.get<double>() : NAN);
+  };
+  for (const nlohmann::json& row : rows) {
+    const std::optional<double> t = value(row, "target"), b = value(row, "bias");
+    if (!t || !b) return {};  // not both probes
+    out.target.push_back(*t);
+    out.bias.push_back(*b);
+  }
+  return out;
 }
 
 std::vector<SeedMatrices> seed_matrices(const std::vector<RunRecord>& runs) {

@@ -15,6 +15,15 @@ cka::SquareMatrix read_cka_matrix(const std::string& cka_json);
 // The same from parsed JSON (`path` names it in errors).
 cka::SquareMatrix cka_matrix_from_json(const nlohmann::json& j, const std::string& path);
 
+// The label probes of a cka.json (its "probes" section, cka/output.h): per layer the CKA with the target and
+// with the bias label (null: NaN). Empty when the file has no probes or not both; throws naming the file
+// when the section is malformed.
+struct RunProbes {
+  std::vector<double> target, bias;
+  bool empty() const { return target.empty(); }
+};
+RunProbes probes_from_json(const nlohmann::json& j, const std::string& path);
+
 struct SeedMatrices {
   std::string dataset, loss;
   std::vector<int> seeds;  // the runs with a matrix, in seed order

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <utility>
 
 #include "cka/claims.h"
+#include "engine/error.h"
 #include "workflows/cka_runs.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
@@ -26,19 +31,29 @@ std::string fixed(double v, int decimals) {
 }  // namespace
 
 const std::vector<std::string>& claim_metrics() {
-  static const std::vector<std::string> m = {"depth_decay", "block_index"};
+  static const std::vector<std::string> m = {"depth_decay", "block_index", "probe_crossing"};
   return m;
 }
 
 void add_claims(std::vector<RunRecord>& runs) {
   for (auto& r : runs) {
     if (r.cka_json.empty()) continue;
-    const cka::SquareMatrix m = read_cka_matrix(r.cka_json);
+    const nlohmann::json j = read_json_file(r.cka_json);
+    const cka::SquareMatrix m = cka_matrix_from_json(j, r.cka_json);
     const cka::BlockStructure b = cka::block_index(m);
     r.claims = {{"depth_decay", cka::depth_decay(m)},
                 {"block_index", b.fraction},
                 {"block_begin", static_cast<double>(b.begin)},
                 {"block_end", static_cast<double>(b.end)}};
+    const RunProbes p = probes_from_json(j, r.cka_json);
+    if (p.empty()) continue;
+    BIASCKA_CHECK(static_cast<int64_t>(p.target.size()) == m.n, r.cka_json, ": ", p.target.size(),
+                  " probe rows for ", m.n, " layers");
+    // The crossing's depth as a fraction of L (layer i: i / L), "never" as 1 (one past the last layer), so
+    // that seeds average and correlate; the layer itself for the runs table (-1: never).
+    const std::optional<size_t> c = cka::probe_crossing(p.target, p.bias);
+    r.claims["probe_crossing"] = c ? static_cast<double>(*c) / static_cast<double>(m.n) : 1.0;
+    r.claims["probe_crossing_layer"] = c ? static_cast<double>(*c) : -1.0;
   }
 }
 
@@ -80,15 +95,22 @@ std::string claims_markdown(const std::vector<RunRecord>& runs, const std::vecto
         "CKA >= "
      << cka::kDefaultBlockThreshold
      << ", as a fraction of L (runs of one layer do not count: 0 = no block, 1 = one block of all "
-        "layers; Nguyen, Raghu & Kornblith 2021). Mean ± std over seeds; each seed's value is in "
-        "`table.csv`.\n\n";
-  const char* titles[] = {"Depth decay (Spearman rho of |i - j| and CKA)", "Block-structure index"};
+        "layers; Nguyen, Raghu & Kornblith 2021); **probe crossing** = the first layer i whose CKA with the "
+        "bias "
+        "label falls below its CKA with the target label (label probes, `biascka cka --probes`), as i / L "
+        "(0 = already at conv1, 1 = never; Alain & Bengio 2016 read layers with linear probes, here the "
+        "probe "
+        "is CKA with the one-hot labels). Mean ± std over seeds; each seed's value is in `table.csv`.\n\n";
+  const char* titles[] = {
+      "Depth decay (Spearman rho of |i - j| and CKA)", "Block-structure index",
+      "Probe crossing (depth where the target label overtakes the bias label, 1 = never)"};
   for (size_t i = 0; i < claim_metrics().size(); ++i)
     md << "### " << titles[i] << "\n\n"
        << table_markdown(table_of(tables, claim_metrics()[i]), false) << "\n";
   md << "### Against bias-conflicting accuracy\n\nSpearman's rho across each dataset's finished runs (every "
         "objective and seed) between the metric and the bias-conflicting test accuracy. The paper's claim "
-        "that block structure goes with worse generalisation predicts a negative rho for the block index.\n\n"
+        "that block structure goes with worse generalisation predicts a negative rho for the block index; a "
+        "shortcut kept deeper into the network (a later probe crossing) would predict a negative rho too.\n\n"
         "| dataset | metric | rho | runs |\n|---|---|---|---|\n";
   for (const auto& c : correlations)
     md << "| " << label_of(runs, c.dataset) << " | " << c.metric << " | " << fixed(c.rho, 3) << " | "

@@ -7,8 +7,11 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <utility>
 
+#include "cka/probes.h"
+#include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "losses/objectives.h"
 #include "plot/heatmap.h"
@@ -17,8 +20,6 @@
 #include "workflows/json_file.h"
 
 namespace biascka::workflows {
-
-namespace {}  // namespace
 
 namespace {
 
@@ -177,6 +178,88 @@ bool write_curves(const std::vector<RunRecord>& runs, const std::string& path) {
     const plot::Canvas panel = plot::render_line_chart(spec);
     fig.blit(panel, static_cast<int>(di % cols) * pw, 30 + static_cast<int>(di / cols) * ph);
   }
+  fig.save_png(path);
+  return true;
+}
+
+namespace {
+
+// The mean over a cell's seeds of each layer's probe values; empty when no seed of the cell has probes.
+// Seeds with another number of layers than the first are an error naming the file.
+struct CellProbes {
+  std::vector<std::string> layers;
+  std::vector<double> target, bias;
+  int seeds = 0;
+};
+
+CellProbes cell_probes(const std::vector<RunRecord>& runs, const std::string& dataset,
+                       const std::string& loss) {
+  CellProbes c;
+  for (const auto& r : runs) {
+    if (r.dataset != dataset || r.loss != loss || r.cka_json.empty()) continue;
+    const nlohmann::json j = read_json_file(r.cka_json);
+    const RunProbes p = probes_from_json(j, r.cka_json);
+    if (p.empty()) continue;
+    if (c.seeds == 0) {
+      c.layers = j.value("layers", std::vector<std::string>());
+      c.target.assign(p.target.size(), 0.0);
+      c.bias.assign(p.bias.size(), 0.0);
+    }
+    BIASCKA_CHECK(p.target.size() == c.target.size(), r.cka_json, ": ", p.target.size(), " probe rows, but ",
+                  c.target.size(), " in another seed of ", dataset, " / ", loss);
+    for (size_t i = 0; i < p.target.size(); ++i) {
+      c.target[i] += p.target[i];
+      c.bias[i] += p.bias[i];
+    }
+    ++c.seeds;
+  }
+  for (size_t i = 0; i < c.target.size(); ++i) {
+    c.target[i] /= c.seeds;
+    c.bias[i] /= c.seeds;
+  }
+  return c;
+}
+
+}  // namespace
+
+bool write_probe_panels(const std::vector<RunRecord>& runs, const std::string& path) {
+  const std::vector<std::string> datasets = datasets_of(runs), losses = losses_of(runs);
+  const int pw = 300, ph = 220, left = 110, top = 40;
+  plot::Canvas fig(left + static_cast<int>(losses.size()) * pw, top + static_cast<int>(datasets.size()) * ph);
+  bool any = false;
+  for (size_t di = 0; di < datasets.size(); ++di) {
+    fig.text(8, top + static_cast<int>(di) * ph + ph / 2 - 6, label_of(runs, datasets[di]), plot::kBlack, 2);
+    for (size_t li = 0; li < losses.size(); ++li) {
+      const CellProbes c = cell_probes(runs, datasets[di], losses[li]);
+      if (c.seeds == 0) continue;
+      any = true;
+      plot::LineChartSpec spec;
+      spec.title = std::string(losses::objective(losses[li]).label) + " (" + std::to_string(c.seeds) +
+                   " seed" + (c.seeds == 1 ? "" : "s") + ")";
+      spec.x_title = "layer index";
+      spec.y_title = "CKA";
+      spec.width = pw;
+      spec.height = ph;
+      spec.y_min = 0;
+      spec.y_max = 1;
+      spec.integer_x = true;
+      plot::Series target{{}, c.target, plot::palette(0), "target", 2},
+          bias{{}, c.bias, plot::palette(3), "bias", 2};
+      for (size_t i = 0; i < c.target.size(); ++i) {
+        target.x.push_back(static_cast<double>(i));
+        bias.x.push_back(static_cast<double>(i));
+      }
+      spec.series = {std::move(target), std::move(bias)};
+      if (c.layers.size() == c.target.size())
+        for (size_t s : cka::stage_starts(c.layers)) spec.x_marks.push_back(static_cast<double>(s) - 0.5);
+      fig.blit(plot::render_line_chart(spec), left + static_cast<int>(li) * pw,
+               top + static_cast<int>(di) * ph);
+    }
+  }
+  if (!any) return false;
+  const std::string title = "CKA of each layer with the target and the bias label (mean over seeds)";
+  const int scale = plot::Canvas::text_width(title, 2) + 16 <= fig.width() ? 2 : 1;
+  fig.text((fig.width() - plot::Canvas::text_width(title, scale)) / 2, 10, title, plot::kBlack, scale);
   fig.save_png(path);
   return true;
 }

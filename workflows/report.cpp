@@ -108,6 +108,13 @@ void write_figures(std::ostringstream& md, const std::vector<SeedMatrices>& cell
   } else {
     md << "No CKA matrix yet (each run computes one when its training finishes).\n\n";
   }
+  if (f.probes)
+    md << "## Where the shortcut lives: label probes\n\n![label probes](probes.png)\n\nPer dataset (rows) "
+          "and objective (columns), each layer's CKA with the one-hot target label and with the one-hot bias "
+          "label (linear kernel on the labels, from the same minibatch pass as the matrix; mean over seeds, "
+          "dashed lines where a ResNet18 stage starts). A layer closer to the bias label than to the target "
+          "encodes the shortcut; the probe crossing in the claims table is where the target overtakes it. "
+          "Each run's values and 95% bootstrap intervals are in its `cka/probes.csv`.\n\n";
   md << "## Training curves\n\n" << (f.curves ? "![validation accuracy](curves.png)\n\n" : "None yet.\n\n");
 }
 
@@ -118,8 +125,9 @@ void write_claims(std::ostringstream& md, const std::vector<RunRecord>& runs,
 
 void write_runs(std::ostringstream& md, const std::vector<RunRecord>& runs) {
   md << "## Runs\n\n| dataset | objective | seed | status | epochs | best epoch | test acc | aligned | "
-        "conflicting | unbiased | worst group | depth decay | block index (layers) | train time (s) | folder "
-        "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "conflicting | unbiased | worst group | depth decay | block index (layers) | probe crossing | train "
+        "time "
+        "(s) | folder |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : runs) {
     const auto& s = r.summary;
     const nlohmann::json test = s.contains("test") ? s["test"] : nlohmann::json::object();
@@ -133,12 +141,17 @@ void write_runs(std::ostringstream& md, const std::vector<RunRecord>& runs) {
        << pct(test.value("unbiased_accuracy", nlohmann::json())) << " | "
        << pct(test.value("worst_group_accuracy", nlohmann::json())) << " | ";
     if (r.claims.empty()) {
-      md << "– | – | ";
+      md << "– | – | – | ";
     } else {
       const int64_t b = static_cast<int64_t>(r.claims.at("block_begin")),
                     e = static_cast<int64_t>(r.claims.at("block_end"));
       md << num(r.claims.at("depth_decay"), "%+.3f") << " | " << num(r.claims.at("block_index"), "%.3f")
          << (e > b ? " (" + std::to_string(b + 1) + "-" + std::to_string(e) + ")" : std::string()) << " | ";
+      const auto c = r.claims.find("probe_crossing_layer");  // layers numbered from 1, as the block's
+      md << (c == r.claims.end() ? std::string("–")
+             : c->second < 0     ? std::string("never")
+                                 : "layer " + std::to_string(static_cast<int64_t>(c->second) + 1))
+         << " | ";
     }
     md << secs << " | `" << r.dir << "` |\n";
   }

@@ -13,7 +13,7 @@
 namespace biascka::workflows {
 
 struct ReportFigures {
-  bool figure1 = false, curves = false;
+  bool figure1 = false, curves = false, probes = false;
   double seed_std_max = NAN;  // write_seed_std's result: NaN when cka_seed_std.png was not written
 };
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -84,6 +85,10 @@ void run_cka(const GridRun& r, const ReproduceOptions& o) {
                       split_loader_options(r.data_dir, image, o.cka_batch, o.cka_samples));
   CkaModelOptions co;
   co.layers = o.cka_layers;
+  // The label probes and 95% bootstrap intervals (from the run's seed) come from the same pass.
+  co.probes = {"target", "bias"};
+  co.cka.bootstrap = 1000;
+  co.cka.bootstrap_seed = static_cast<uint64_t>(r.seed);
   co.progress = o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
   cka::CkaReport report = cka_of_models(model, nullptr, loader, co);
   report.sources = {{"checkpoint", best}, {"data", split_dir}};
@@ -356,6 +361,7 @@ void collect(const std::vector<std::string>& dirs, const std::string& out, const
   figures.figure1 = write_figure1(runs, cells, out + "/figure1.png");
   figures.seed_std_max = write_seed_std(runs, cells, out + "/cka_seed_std.png");
   figures.curves = write_curves(runs, out + "/curves.png");
+  figures.probes = write_probe_panels(runs, out + "/probes.png");
   write_report(out + "/report.md", runs, tables, correlations, cells, dirs, command_line, figures);
 }
 

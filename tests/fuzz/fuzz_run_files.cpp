@@ -5,6 +5,7 @@
 // arrays and lines of every shape.
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cka/claims.h"
@@ -30,8 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     workflows::read_run_state(file);
   });
   fuzz::expect_parse_or_error([&] {
-    const cka::SquareMatrix m =
-        workflows::cka_matrix_from_json(workflows::parse_json_text(text, "cka.json"), "cka.json");
+    const nlohmann::json j = workflows::parse_json_text(text, "cka.json");
+    const workflows::RunProbes p = workflows::probes_from_json(j, "cka.json");
+    if (!p.empty()) cka::probe_crossing(p.target, p.bias);
+    const cka::SquareMatrix m = workflows::cka_matrix_from_json(j, "cka.json");
     cka::depth_decay(m);
     cka::block_index(m);
   });
