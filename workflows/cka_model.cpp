@@ -1,6 +1,7 @@
 #include "workflows/cka_model.h"
 
 #include <chrono>
+#include <cstddef>
 #include <unordered_map>
 #include <utility>
 #include <vector>
