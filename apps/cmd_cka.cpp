@@ -19,6 +19,7 @@
 #include "engine/device.h"
 #include "engine/error.h"
 #include "models/resnet18_checkpoint.h"
+#include "models/torch_cka_axis.h"
 #include "workflows/cka_model.h"
 #include "workflows/cka_subsets.h"
 #include "workflows/option_limits.h"
@@ -32,6 +33,7 @@ void add_cka_command(CLI::App& root) {
   struct Opts {
     std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
     std::string estimator = "unbiased", kernel = "linear", device = "cpu", subset = "all", probes;
+    std::string axis_labels = "torch_cka";
     int64_t bootstrap = 1000;
     uint64_t bootstrap_seed = 0;
     int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
@@ -98,8 +100,14 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--rbf-threshold", o->rbf_threshold, "RBF bandwidth as a fraction of the median distance")
       ->capture_default_str();
   cmd->add_option("--layers", o->layers,
-                  "models: all | modules | REGEX over the layer names; activations: REGEX over tensor names")
+                  "models: all | modules | torch_cka (torch-cka 0.21's 68 rows, as the paper's Figure 1) | "
+                  "REGEX over the layer names; activations: REGEX over tensor names")
       ->capture_default_str();
+  auto* axis_labels = cmd->add_option("--axis-labels", o->axis_labels,
+                                      "with --layers torch_cka, the rows' names: torch_cka | ours (the layer "
+                                      "each row really is) | both")
+                          ->capture_default_str()
+                          ->needs(ckpt);
   cmd->add_option("--device", o->device,
                   "cpu | cuda | cuda:N: the models' forward and, for the linear kernel, the Grams and HSIC")
       ->capture_default_str();
@@ -126,7 +134,7 @@ void add_cka_command(CLI::App& root) {
   cmd->add_option("--probes", o->probes,
                   "label probes: target, bias or target,bias (one model, linear kernel)");
   cmd->add_flag("--quiet", o->quiet, "no progress output");
-  cmd->callback([o] {
+  cmd->callback([o, axis_labels] {
     BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
                   "cka: give --checkpoint (with --data) or --activations");
     usage_check([&] {
@@ -138,6 +146,9 @@ void add_cka_command(CLI::App& root) {
       data::parse_subset(o->subset);
       workflows::check_range("--bootstrap", o->bootstrap, 0, 1000000);
       cka::parse_probes(o->probes);
+      BIASCKA_CHECK(axis_labels->count() == 0 || o->layers == "torch_cka",
+                    "--axis-labels: only with --layers torch_cka");
+      torch_cka_axis_labels({}, o->axis_labels);  // a valid mode
     });
     // One writer per output folder; temporaries of a killed earlier run there go.
     const workflows::RunLock lock(o->out, "cka");
@@ -195,6 +206,7 @@ void add_cka_command(CLI::App& root) {
             workflows::split_loader_options(o->data, o->image, o->batch, o->max_samples, order, o->seed));
         workflows::CkaModelOptions wo;
         wo.layers = o->layers;
+        wo.axis_labels = o->axis_labels;
         wo.epochs_over_data = o->epochs;
         wo.full = o->full;
         wo.cka = co;

@@ -80,7 +80,9 @@ void add_reproduce_command(CLI::App& root, int argc, char** argv) {
   cmd->add_option("--cka-batch", o->cka_batch, "minibatch size of Figure 1's CKA")->capture_default_str();
   cmd->add_option("--cka-samples", o->cka_samples, "test images for Figure 1's CKA (0: all)")
       ->capture_default_str();
-  cmd->add_option("--cka-layers", o->cka_layers, "all | modules | REGEX")->capture_default_str();
+  cmd->add_option("--cka-layers", o->cka_layers,
+                  "all | modules | torch_cka (the paper's axis, README) | REGEX")
+      ->capture_default_str();
   cmd->add_option("--workers", o->workers, "image loading threads (0: cores)")->capture_default_str();
   cmd->add_flag("--quiet", *quiet, "no progress output");
   cmd->add_flag("--download", *download,

@@ -16,6 +16,7 @@
 #include "engine/ops/pooling.h"
 #include "engine/ops/softmax.h"
 #include "engine/random.h"
+#include "models/torch_cka_axis.h"
 
 namespace biascka {
 
@@ -264,6 +265,10 @@ std::vector<std::string> select_layers(const std::vector<std::string>& all, cons
     }
     return out;
   }
+  if (selection == "torch_cka") {
+    for (const TorchCkaRow& r : torch_cka_axis(all)) out.push_back(r.ours);
+    return out;
+  }
   std::regex re;
   try {
     re = std::regex(selection, std::regex::ECMAScript);
@@ -272,8 +277,9 @@ std::vector<std::string> select_layers(const std::vector<std::string>& all, cons
   }
   for (const auto& n : all)
     if (std::regex_match(n, re)) out.push_back(n);
-  BIASCKA_CHECK(!out.empty(), "--layers '", selection,
-                "' matches no layer; the layers are: all, modules, or a ", "pattern over: ", listing());
+  BIASCKA_CHECK(
+      !out.empty(), "--layers '", selection,
+      "' matches no layer; the layers are: all, modules, torch_cka, or a pattern over: ", listing());
   return out;
 }
 

@@ -86,8 +86,9 @@ class ResNet18 {
 
 // Resolves a --layers selection against the model's tap names: "all", "modules" (the 53 outputs that
 // PyTorch forward hooks on every leaf module see: a block's ReLU module reports its last application,
-// relu2), or a regular expression (ECMAScript, matched against the whole name). An empty result or an
-// invalid pattern is an error listing the valid names.
+// relu2), "torch_cka" (torch-cka 0.21's 68 rows, some layers repeated: torch_cka_axis.h), or a regular
+// expression (ECMAScript, matched against the whole name). An empty result or an invalid pattern is an error
+// listing the valid names.
 std::vector<std::string> select_layers(const std::vector<std::string>& all_names,
                                        const std::string& selection);
 

@@ -129,5 +129,28 @@ TEST(Cli, CkaSubsetDiffIsAlignedMinusConflicting) {
   EXPECT_EQ(run(common + " --subset aligned --subset-diff --out " + dir + "/bad").code, 2);
 }
 
+TEST(Cli, CkaOnThePapersTorchCkaAxis) {
+  const std::string dir = test::temp_dir("cli_cka_torch_cka");
+  const std::string data = test::cka_image_split("cli_cka_torch_cka_data");
+  ResNet18 model({}, 19);
+  workflows::save_checkpoint(dir + "/w.safetensors", model, nullptr, nullptr, {});
+  const std::string common = "cka --checkpoint " + dir + "/w.safetensors --data " + data +
+                             " --layers torch_cka --batch 10 --bootstrap 0 --quiet";
+  const Result r = run(common + " --axis-labels both --out " + dir + "/axis");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(read_file(dir + "/axis/cka.json"));
+  ASSERT_EQ(j["layers"].size(), 68u);
+  ASSERT_EQ(j["matrix"].size(), 68u);
+  EXPECT_EQ(j["matrix"][67].size(), 68u);
+  EXPECT_EQ(j["layers"][5], "layer1.0.bn1 (= layer1.0.relu1)");
+  EXPECT_EQ(j["layers"][67], "(root) (= fc)");
+  EXPECT_EQ(read_npy(dir + "/axis/cka.npy").shape(), (Shape{68, 68}));
+  EXPECT_EQ(run(common + " --axis-labels paper --out " + dir + "/bad").code, 2);
+  EXPECT_EQ(run("cka --checkpoint " + dir + "/w.safetensors --data " + data +
+                " --axis-labels ours --quiet --out " + dir + "/bad")
+                .code,
+            2);  // labels without the axis
+}
+
 }  // namespace
 }  // namespace biascka

@@ -1,6 +1,7 @@
 #include "workflows/cka_model.h"
 
 #include <chrono>
+#include <cstddef>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -9,20 +10,24 @@
 #include "engine/autograd.h"
 #include "engine/error.h"
 #include "engine/staging.h"
+#include "models/torch_cka_axis.h"
 
 namespace biascka::workflows {
 
 namespace {
 
-// The selected layers' outputs of one forward pass, in the selection's order.
+// The selected layers' outputs of one forward pass, in the selection's order. A layer may be selected more
+// than once (--layers torch_cka repeats layers): every position gets the same tensor.
 std::vector<Tensor> capture(ResNet18& model, const Tensor& images, const std::vector<std::string>& layers,
                             bool to_host) {
-  std::unordered_map<std::string, size_t> index;
-  for (size_t i = 0; i < layers.size(); ++i) index.emplace(layers[i], i);
+  std::unordered_map<std::string, std::vector<size_t>> index;
+  for (size_t i = 0; i < layers.size(); ++i) index[layers[i]].push_back(i);
   std::vector<Tensor> out(layers.size());
   model.forward(images.to(model.device()), [&](const std::string& name, const Tensor& t) {
     const auto it = index.find(name);
-    if (it != index.end()) out[it->second] = to_host ? t.to(Device::cpu()) : t;
+    if (it == index.end()) return;
+    const Tensor kept = to_host ? t.to(Device::cpu()) : t;
+    for (const size_t i : it->second) out[i] = kept;
   });
   for (size_t i = 0; i < layers.size(); ++i)
     BIASCKA_CHECK(out[i].defined(), "CKA: layer '", layers[i], "' produced no output in the forward pass");
@@ -127,6 +132,11 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   progress.finish("");
   cka::CkaReport r = cka::make_report(acc, batch, o.full);
   cka::split_probes(r, o.probes);
+  if (o.layers == "torch_cka") {  // the rows labelled as --axis-labels asks
+    r.layers = torch_cka_axis_labels(torch_cka_axis(model_a.layer_names()), o.axis_labels);
+    r.layers_b =
+        model_b ? torch_cka_axis_labels(torch_cka_axis(model_b->layer_names()), o.axis_labels) : r.layers;
+  }
   r.epochs_over_data = passes;
   r.forward_s = forward_s;
   r.sources.emplace_back("data", loader.split().dir);

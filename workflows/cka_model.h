@@ -17,9 +17,10 @@
 namespace biascka::workflows {
 
 struct CkaModelOptions {
-  std::string layers = "all";    // all | modules | REGEX, resolved against each model's layer names
-  int64_t epochs_over_data = 1;  // passes over the split (the loader should shuffle when > 1)
-  bool full = false;             // one batch of the whole split: full-data CKA; holds every activation
+  std::string layers = "all";  // all | modules | torch_cka | REGEX, resolved against each model's layer names
+  std::string axis_labels = "torch_cka";  // with layers torch_cka: torch_cka | ours | both (torch_cka_axis.h)
+  int64_t epochs_over_data = 1;           // passes over the split (the loader should shuffle when > 1)
+  bool full = false;  // one batch of the whole split: full-data CKA; holds every activation
   cka::CkaOptions cka;
   // Label probes (cka/probes.h): "target", "bias"; one model and the linear kernel only. The report's probes
   // section holds each layer's CKA with them (and intervals with CkaOptions::bootstrap).
