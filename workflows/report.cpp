@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <sstream>
+#include <utility>
 
 #include "engine/io/atomic_file.h"
 
