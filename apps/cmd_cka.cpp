@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "apps/cka_cli.h"
 #include "apps/common.h"
 #include "cka/activations.h"
 #include "cka/output.h"
@@ -31,16 +32,11 @@ namespace biascka::app {
 
 void add_cka_command(CLI::App& root) {
   struct Opts {
-    std::string checkpoint, checkpoint_b, data, activations, activations_b, out, layers = "all";
-    std::string estimator = "unbiased", kernel = "linear", device = "cpu", subset = "all", probes;
-    std::string axis_labels = "torch_cka";
-    int64_t bootstrap = 1000;
-    uint64_t bootstrap_seed = 0;
-    int64_t batch = 512, epochs = 1, max_samples = 0, gram_memory_mib = 1024;
-    double rbf_threshold = 1.0;
-    bool full = false, quiet = false, no_tf32 = false, subset_diff = false;
+    std::string checkpoint, checkpoint_b, data, activations, activations_b, out, subset = "all";
+    int64_t epochs = 1;
+    bool full = false, subset_diff = false;
     uint64_t seed = 0;
-    workflows::ImageOptions image;
+    CkaCli cka;
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = root.add_subcommand(
@@ -89,32 +85,12 @@ void add_cka_command(CLI::App& root) {
       cmd->add_option("--activations", o->activations, "activations file A (safetensors)")->excludes(ckpt);
   cmd->add_option("--activations-b", o->activations_b, "activations file B (same samples)")->needs(acts);
   cmd->add_option("--out", o->out, "output folder for cka.json, cka.csv, cka.npy, cka.png")->required();
-  cmd->add_option("--batch", o->batch, "samples per CKA minibatch (>= 4 unbiased, >= 2 biased)")
-      ->capture_default_str();
+  add_cka_cli(cmd, &o->cka);
   cmd->add_flag("--full", o->full,
                 "full-data CKA: all samples in one batch (holds every layer's activations)");
   cmd->add_option("--epochs-over-data", o->epochs, "passes over the split (shuffled when > 1)")
       ->capture_default_str();
-  cmd->add_option("--estimator", o->estimator, "unbiased (HSIC1) | biased (HSIC0)")->capture_default_str();
-  cmd->add_option("--kernel", o->kernel, "linear | rbf")->capture_default_str();
-  cmd->add_option("--rbf-threshold", o->rbf_threshold, "RBF bandwidth as a fraction of the median distance")
-      ->capture_default_str();
-  cmd->add_option("--layers", o->layers,
-                  "models: all | modules | torch_cka (torch-cka 0.21's 68 rows, as the paper's Figure 1) | "
-                  "REGEX over the layer names; activations: REGEX over tensor names")
-      ->capture_default_str();
-  auto* axis_labels = cmd->add_option("--axis-labels", o->axis_labels,
-                                      "with --layers torch_cka, the rows' names: torch_cka | ours (the layer "
-                                      "each row really is) | both")
-                          ->capture_default_str()
-                          ->needs(ckpt);
-  cmd->add_option("--device", o->device,
-                  "cpu | cuda | cuda:N: the models' forward and, for the linear kernel, the Grams and HSIC")
-      ->capture_default_str();
-  cmd->add_flag("--no-tf32", o->no_tf32, "exact FP32 convolutions, Grams and products on the GPU (no TF32)");
   cmd->add_option("--seed", o->seed, "shuffle seed for --epochs-over-data > 1")->capture_default_str();
-  cmd->add_option("--max-samples", o->max_samples, "a seeded subset of this many images (0: all)")
-      ->capture_default_str();
   auto* subset = cmd->add_option("--subset", o->subset,
                                  "all | aligned (target == bias) | conflicting (target != bias) samples")
                      ->capture_default_str()
@@ -123,61 +99,31 @@ void add_cka_command(CLI::App& root) {
                 "aligned and conflicting in turn, and CKA(aligned) - CKA(conflicting) (see above)")
       ->needs(ckpt)
       ->excludes(subset);
-  add_image_options(cmd, &o->image);
-  cmd->add_option("--gram-memory", o->gram_memory_mib,
-                  "MiB of centred Grams held at once; beyond it layers are processed in groups (same result)")
-      ->capture_default_str();
-  cmd->add_option("--bootstrap", o->bootstrap, "bootstrap replicates for the 95% intervals (0: none)")
-      ->capture_default_str();
-  cmd->add_option("--bootstrap-seed", o->bootstrap_seed, "seed of the bootstrap's resampling")
-      ->capture_default_str();
-  cmd->add_option("--probes", o->probes,
-                  "label probes: target, bias or target,bias (one model, linear kernel)");
-  cmd->add_flag("--quiet", o->quiet, "no progress output");
-  cmd->callback([o, axis_labels] {
+  cmd->callback([o] {
     BIASCKA_CHECK(!o->checkpoint.empty() || !o->activations.empty(),
                   "cka: give --checkpoint (with --data) or --activations");
+    check_cka_cli(o->cka);
     usage_check([&] {
-      workflows::check_image_options(o->image.image_size, o->image.workers);
-      workflows::check_range("--batch", o->batch, 1, workflows::kMaxBatch);
       workflows::check_range("--epochs-over-data", o->epochs, 1, 1000000);
-      workflows::check_batch_memory("", o->batch, o->image.image_size);
-      workflows::parse_device("--device", o->device);
       data::parse_subset(o->subset);
-      workflows::check_range("--bootstrap", o->bootstrap, 0, 1000000);
-      cka::parse_probes(o->probes);
-      BIASCKA_CHECK(axis_labels->count() == 0 || o->layers == "torch_cka",
-                    "--axis-labels: only with --layers torch_cka");
-      torch_cka_axis_labels({}, o->axis_labels);  // a valid mode
+      BIASCKA_CHECK(o->cka.axis_labels_option->count() == 0 || !o->checkpoint.empty(),
+                    "--axis-labels: only with --checkpoint");
     });
     // One writer per output folder; temporaries of a killed earlier run there go.
     const workflows::RunLock lock(o->out, "cka");
     workflows::remove_stale_temporaries(o->out, false);
-    cka::CkaOptions co;
-    co.estimator = cka::parse_estimator(o->estimator);
-    co.kernel = {cka::parse_kernel(o->kernel), o->rbf_threshold};
-    BIASCKA_CHECK(o->rbf_threshold > 0, "cka: --rbf-threshold must be positive, got ", o->rbf_threshold);
-    BIASCKA_CHECK(o->gram_memory_mib > 0, "cka: --gram-memory must be positive");
-    co.gram_memory = static_cast<size_t>(o->gram_memory_mib) << 20;
-    const Device dev = Device::parse(o->device);
-    require_device(dev);
-    co.device = dev;
-    co.bootstrap = o->full ? 0 : o->bootstrap;  // one batch: nothing to resample
-    co.bootstrap_seed = o->bootstrap_seed;
-    const std::vector<std::string> probes = cka::parse_probes(o->probes);
-    set_math_mode(dev, o->no_tf32 ? MathMode::Exact : MathMode::Tf32);
-    BIASCKA_CHECK(o->full || o->batch >= cka::min_batch(co.estimator), "cka: --batch ", o->batch, ": the ",
-                  cka::estimator_name(co.estimator), " estimator needs at least ",
-                  cka::min_batch(co.estimator), " samples per batch");
-    const auto mode = o->quiet ? workflows::ProgressMode::Quiet : workflows::ProgressMode::Auto;
+    const cka::CkaOptions co = cka_options(o->cka, o->full);
+    const Device dev = co.device;
+    const std::vector<std::string> probes = cka_probes(o->cka);
+    const auto mode = progress_mode(o->cka);
 
     cka::CkaReport r;
     if (!o->activations.empty()) {
       cka::ActivationsRequest req;
       req.path_a = o->activations;
       req.path_b = o->activations_b;
-      req.select = o->layers == "all" ? "" : o->layers;
-      req.batch = o->batch;
+      req.select = o->cka.layers == "all" ? "" : o->cka.layers;
+      req.batch = o->cka.batch;
       req.full = o->full;
       req.options = co;
       req.probes = probes;
@@ -201,12 +147,12 @@ void add_cka_command(CLI::App& root) {
       const auto order = o->epochs > 1 ? workflows::SplitOrder::Shuffled : workflows::SplitOrder::Fixed;
       const data::Split split = data::scan_split(o->data);
       auto cka_on = [&](data::Subset subset) {
-        data::Loader loader(
-            data::select_subset(split, subset),
-            workflows::split_loader_options(o->data, o->image, o->batch, o->max_samples, order, o->seed));
+        data::Loader loader(data::select_subset(split, subset),
+                            workflows::split_loader_options(o->data, o->cka.image, o->cka.batch,
+                                                            o->cka.max_samples, order, o->seed));
         workflows::CkaModelOptions wo;
-        wo.layers = o->layers;
-        wo.axis_labels = o->axis_labels;
+        wo.layers = o->cka.layers;
+        wo.axis_labels = o->cka.axis_labels;
         wo.epochs_over_data = o->epochs;
         wo.full = o->full;
         wo.cka = co;

@@ -9,6 +9,7 @@ void add_forward_command(CLI::App& root);
 void add_bench_command(CLI::App& root);
 void add_train_command(CLI::App& root);
 void add_eval_command(CLI::App& root);
+void add_compare_command(CLI::App& root);
 void add_reproduce_command(CLI::App& root, int argc, char** argv);
 
 }  // namespace biascka::app

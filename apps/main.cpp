@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   biascka::app::add_train_command(app);
   biascka::app::add_eval_command(app);
   biascka::app::add_cka_command(app);
+  biascka::app::add_compare_command(app);
   biascka::app::add_reproduce_command(app, argc, argv);
   biascka::app::add_bench_command(app);
   try {

@@ -129,7 +129,7 @@ Tensor MinibatchCka::self_hsic_b() const {
 }
 
 BatchHistory MinibatchCka::batch_history() const {
-  BIASCKA_CHECK(opts_.bootstrap > 0, "CKA: the batches' values are kept only for a bootstrap");
+  BIASCKA_CHECK(keeps_batches(opts_), "CKA: the batches' values are kept only for a bootstrap");
   BatchHistory h = backend_->history();
   if (cross()) return h;
   const size_t l = layers_a_.size();

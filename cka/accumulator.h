@@ -62,7 +62,7 @@ class MinibatchCka {
   Tensor self_hsic_a() const;
   Tensor self_hsic_b() const;
   // Every committed batch's values (backend.h), the self terms filled in for one model too; throws unless
-  // CkaOptions::bootstrap > 0 (the backend keeps them only then).
+  // the backend keeps them (keeps_batches(options), options.h).
   BatchHistory batch_history() const;
   // The CKA matrix. Throws naming the layer when a layer's activations were NaN or infinite.
   CkaMatrix result() const;

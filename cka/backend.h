@@ -40,7 +40,7 @@ struct HsicSums {
   std::vector<double> pairs, self_a, self_b;
 };
 
-// Every committed batch's values in commit order, kept when CkaOptions::bootstrap > 0: batch t's pair values
+// Every committed batch's values in commit order, kept when keeps_batches(options): batch t's pair values
 // are pairs[t * La * Lb ..] (row-major [La, Lb]); two models: its self terms self_a[t * La ..] and
 // self_b[t * Lb ..]; one model: self_a and self_b are empty (the self terms are the diagonal of pairs).
 struct BatchHistory {
@@ -104,7 +104,7 @@ class CkaBackend {
 
   // Waits for queued work; the sums over committed batches, and where the time went so far.
   virtual HsicSums sums() = 0;
-  // Waits for queued work; the values of every committed batch (empty unless CkaOptions::bootstrap > 0).
+  // Waits for queued work; the values of every committed batch (empty unless keeps_batches(options)).
   virtual BatchHistory history() = 0;
   virtual const CkaTiming& timing() = 0;
 };

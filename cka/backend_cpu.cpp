@@ -55,7 +55,7 @@ class CpuBackend final : public CkaBackend {
     for (size_t i = 0; i < sums_.pairs.size(); ++i) sums_.pairs[i] += batch_.pairs[i];
     for (size_t i = 0; i < sums_.self_a.size(); ++i) sums_.self_a[i] += batch_.self_a[i];
     for (size_t i = 0; i < sums_.self_b.size(); ++i) sums_.self_b[i] += batch_.self_b[i];
-    if (o_.bootstrap > 0) keep(batch_);
+    if (keeps_batches(o_)) keep(batch_);
   }
   void end_batch() noexcept override {}
 

@@ -165,7 +165,7 @@ class CudaBackend final : public CkaBackend {
       cuda::cka_accumulate(self_a_.as<double>(), batch_self_a_.as<double>(), la_, 1, stream_);
       cuda::cka_accumulate(self_b_.as<double>(), batch_self_b_.as<double>(), lb_, 1, stream_);
     }
-    if (o_.bootstrap > 0) keep_batch();
+    if (keeps_batches(o_)) keep_batch();
     end(t);
   }
 

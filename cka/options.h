@@ -42,6 +42,12 @@ struct CkaOptions {
   // pair and self values, and make_report resamples the batches that many times from bootstrap_seed.
   int64_t bootstrap = 0;
   uint64_t bootstrap_seed = 0;
+  // Keep every committed batch's values without a bootstrap of the whole matrix: `compare` bootstraps blocks
+  // of its stacked matrix (each model's own layers) from them.
+  bool keep_batches = false;
 };
+
+// Whether the backend keeps every committed batch's values (a bootstrap, or keep_batches).
+inline bool keeps_batches(const CkaOptions& o) { return o.bootstrap > 0 || o.keep_batches; }
 
 }  // namespace biascka::cka

@@ -1,9 +1,12 @@
 #include "cka/output.h"
 
+#include "cka/output_format.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <system_error>
@@ -32,17 +35,21 @@ CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full) {
   r.timing = acc.timing();
   r.gram_device = acc.device();
   const CkaOptions& o = acc.options();
-  if (o.bootstrap > 0 && acc.batches() < 2)
-    r.warnings.push_back(detail::concat("bootstrap: ", acc.batches(),
-                                        " batch, no interval (resampling needs at least 2 batches)"));
-  if (o.bootstrap > 0 && acc.batches() >= 2) {
-    r.bootstrap = {o.bootstrap, o.bootstrap_seed, 0.95};
-    const CkaIntervals ci =
-        bootstrap_intervals(acc.batch_history(), r.matrix.size(0), r.matrix.size(1), r.bootstrap);
-    r.ci_low = ci.low;
-    r.ci_high = ci.high;
-  }
+  add_intervals(r, {o.bootstrap, o.bootstrap_seed, 0.95}, [&acc] { return acc.batch_history(); });
   return r;
+}
+
+void add_intervals(CkaReport& r, const BootstrapSpec& spec, const std::function<BatchHistory()>& history) {
+  if (spec.replicates <= 0) return;
+  if (r.batches < 2) {
+    r.warnings.push_back(detail::concat("bootstrap: ", r.batches,
+                                        " batch, no interval (resampling needs at least 2 batches)"));
+    return;
+  }
+  r.bootstrap = spec;
+  const CkaIntervals ci = bootstrap_intervals(history(), r.matrix.size(0), r.matrix.size(1), spec);
+  r.ci_low = ci.low;
+  r.ci_high = ci.high;
 }
 
 std::string describe(const CkaReport& r) {
@@ -108,21 +115,6 @@ std::vector<std::string> plan_notes(const std::string& source, int64_t samples, 
 
 namespace {
 
-nlohmann::json json_number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
-
-// A [rows, cols] F64 matrix as rows of numbers, NaN as null (undefined).
-nlohmann::json json_matrix(const Tensor& m) {
-  const Tensor f = m.to_dtype(DType::F64);
-  const int64_t rows = f.size(0), cols = f.size(1);
-  nlohmann::json out = nlohmann::json::array();
-  for (int64_t i = 0; i < rows; ++i) {
-    nlohmann::json row = nlohmann::json::array();
-    for (int64_t k = 0; k < cols; ++k) row.push_back(json_number(f.data<double>()[i * cols + k]));
-    out.push_back(std::move(row));
-  }
-  return out;
-}
-
 double cell(const Tensor& m, int64_t i, int64_t j) { return m.data<double>()[i * m.size(1) + j]; }
 
 // cka.json's probes section: per layer, each probe's value and (bootstrap) interval.
@@ -146,20 +138,6 @@ nlohmann::json probes_json(const CkaReport& r) {
   j["kernel"] = "linear on the one-hot labels";
   j["layers"] = std::move(rows);
   return j;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
-
-std::string number(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
 }
 
 }  // namespace
@@ -211,7 +189,7 @@ std::vector<std::string> write_cka_outputs(const std::string& dir, const CkaRepo
   csv << '\n';
   for (int64_t i = 0; i < rows; ++i) {
     csv << csv_field(r.layers[static_cast<size_t>(i)]);
-    for (int64_t k = 0; k < cols; ++k) csv << ',' << number(p[i * cols + k]);
+    for (int64_t k = 0; k < cols; ++k) csv << ',' << format_number(p[i * cols + k]);
     csv << '\n';
   }
   write_text_atomic((fs::path(dir) / "cka.csv").string(), csv.str());
@@ -267,7 +245,7 @@ std::vector<std::string> write_probe_outputs(const std::string& dir, const CkaRe
       std::vector<double> values = {cell(p.value, ii, kk)};
       if (ci) values.insert(values.end(), {cell(p.ci_low, ii, kk), cell(p.ci_high, ii, kk)});
       for (double v : values) {
-        csv << ',' << number(v);
+        csv << ',' << format_number(v);
         chart.series[series].x.push_back(static_cast<double>(i));
         chart.series[series++].y.push_back(v);
       }

@@ -6,6 +6,7 @@
 // DIR/probes.png (layer index against CKA with each probe, stage starts marked).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,10 @@ struct CkaReport {
 // The report of a finished accumulator (matrix, warnings, counts, settings); with CkaOptions::bootstrap > 0
 // and at least two batches, the bootstrap intervals (bootstrap.h; one batch: a warning, no intervals).
 CkaReport make_report(const MinibatchCka& acc, int64_t batch, bool full);
+
+// The bootstrap intervals of r's matrix (spec.replicates 0: nothing) from the kept batches `history` gives
+// (called only when needed): with fewer than two batches a warning instead.
+void add_intervals(CkaReport& r, const BootstrapSpec& spec, const std::function<BatchHistory()>& history);
 
 // "linear CKA, unbiased HSIC, minibatches of 512 (10000 samples)" and the like.
 std::string describe(const CkaReport& r);

@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <cstddef>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -11,28 +10,11 @@
 #include "engine/error.h"
 #include "engine/staging.h"
 #include "models/torch_cka_axis.h"
+#include "workflows/layer_capture.h"
 
 namespace biascka::workflows {
 
 namespace {
-
-// The selected layers' outputs of one forward pass, in the selection's order. A layer may be selected more
-// than once (--layers torch_cka repeats layers): every position gets the same tensor.
-std::vector<Tensor> capture(ResNet18& model, const Tensor& images, const std::vector<std::string>& layers,
-                            bool to_host) {
-  std::unordered_map<std::string, std::vector<size_t>> index;
-  for (size_t i = 0; i < layers.size(); ++i) index[layers[i]].push_back(i);
-  std::vector<Tensor> out(layers.size());
-  model.forward(images.to(model.device()), [&](const std::string& name, const Tensor& t) {
-    const auto it = index.find(name);
-    if (it == index.end()) return;
-    const Tensor kept = to_host ? t.to(Device::cpu()) : t;
-    for (const size_t i : it->second) out[i] = kept;
-  });
-  for (size_t i = 0; i < layers.size(); ++i)
-    BIASCKA_CHECK(out[i].defined(), "CKA: layer '", layers[i], "' produced no output in the forward pass");
-  return out;
-}
 
 // Rows of several [b_k, ...] chunks stacked into one [sum b_k, ...] tensor on their device (full-data mode).
 Tensor concat_rows(const std::vector<Tensor>& chunks) {
@@ -49,20 +31,6 @@ Tensor concat_rows(const std::vector<Tensor>& chunks) {
   }
   return out;
 }
-
-class ModeGuard {  // eval mode for the pass, the previous mode afterwards
- public:
-  explicit ModeGuard(ResNet18* m) : m_(m), was_(m && m->training()) {
-    if (m_) m_->eval();
-  }
-  ~ModeGuard() {
-    if (m_) m_->train(was_);
-  }
-
- private:
-  ResNet18* m_;
-  bool was_;
-};
 
 }  // namespace
 
@@ -84,7 +52,7 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
   for (const std::string& n : cka::plan_notes(loader.split().dir, loader.size(), batch, o.full,
                                               o.cka.estimator, layers.size(), lb.size()))
     warn(n);
-  ModeGuard guard_a(&model_a), guard_b(model_b);
+  EvalModeGuard guard_a(&model_a), guard_b(model_b);
   NoGrad no_grad;
   cka::MinibatchCka acc(la, lb, o.cka);
   // With the Grams on the model's device, activations stay where the forward pass left them (full-data mode
@@ -104,14 +72,12 @@ cka::CkaReport cka_of_models(ResNet18& model_a, ResNet18* model_b, data::Loader&
       const auto t0 = std::chrono::steady_clock::now();
       const bool to_host = o.full && !keep_on_device;
       const Tensor images_on_device = stager.stage(b.images);
-      std::vector<Tensor> acts_a = capture(model_a, images_on_device, layers, to_host);
-      for (const std::string& p : o.probes) {
-        const Tensor y = cka::one_hot(p == "target" ? b.targets : b.biases, loader.split().num_classes,
-                                      loader.split().dir + ": " + p + " labels");
-        acts_a.push_back(keep_on_device ? y.to(acc.device()) : y);
-      }
+      std::vector<Tensor> acts_a = capture_layers(model_a, images_on_device, layers, to_host);
+      for (Tensor& y :
+           probe_activations(b, o.probes, loader.split(), keep_on_device ? acc.device() : Device::cpu()))
+        acts_a.push_back(std::move(y));
       std::vector<Tensor> acts_b =
-          model_b ? capture(*model_b, images_on_device, lb, to_host) : std::vector<Tensor>{};
+          model_b ? capture_layers(*model_b, images_on_device, lb, to_host) : std::vector<Tensor>{};
       forward_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       images += b.size();
       if (o.full) {
