@@ -152,5 +152,47 @@ TEST(Cli, CkaOnThePapersTorchCkaAxis) {
             2);  // labels without the axis
 }
 
+TEST(Cli, CompareWritesEveryModelAndPair) {
+  const std::string dir = test::temp_dir("cli_compare");
+  const std::string data = test::cka_image_split("cli_compare_data");
+  for (int seed : {21, 22, 23}) {
+    ResNet18 model({}, static_cast<uint64_t>(seed));
+    workflows::save_checkpoint(dir + "/m" + std::to_string(seed) + ".safetensors", model, nullptr, nullptr,
+                               {});
+  }
+  const std::string models = " --checkpoints sce=" + dir + "/m21.safetensors sce=" + dir +
+                             "/m22.safetensors gce=" + dir + "/m23.safetensors";
+  const std::string common =
+      "compare" + models + " --data " + data + " --layers 'layer4.1.*' --batch 10 --quiet";
+  const Result r = run(common + " --pairs m21:m23 --probes target --out " + dir + "/cmp");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(read_file(dir + "/cmp/compare.json"));
+  ASSERT_EQ(j["models"].size(), 3u);
+  EXPECT_EQ(j["models"][2]["name"], "m23");
+  EXPECT_EQ(j["models"][2]["group"], "gce");
+  EXPECT_EQ(j["groups"][0]["models"], 2);
+  const size_t layers = j["layers"].size();
+  EXPECT_EQ(read_npy(dir + "/cmp/compare.npy").shape(), (Shape{static_cast<int64_t>(layers), 3, 3}));
+  EXPECT_EQ(j["per_layer"].size(), layers);
+  EXPECT_TRUE(j["per_layer"][0]["noise_floor"].is_number());
+  EXPECT_TRUE(j["per_layer"][0]["between_groups"].is_number());
+  EXPECT_EQ(j["stages"][0]["stage"], "layer4");
+  for (const char* f : {"compare.csv", "compare.png", "compare_full.npy", "models/m21/cka.npy",
+                        "models/m22/probes.csv", "models/m23/cka_ci.npy", "pairs/m21__m23/cka.npy"})
+    EXPECT_TRUE(std::filesystem::exists(dir + "/cmp/" + f)) << f;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/cmp/pairs/m21__m22"));
+  // The same model's own matrix from `cka` (summation order aside).
+  ASSERT_EQ(run("cka --checkpoint " + dir + "/m22.safetensors --data " + data +
+                " --layers 'layer4.1.*' --batch 10 --quiet --probes target --out " + dir + "/one")
+                .code,
+            0);
+  const Tensor own = read_npy(dir + "/cmp/models/m22/cka.npy"), one = read_npy(dir + "/one/cka.npy");
+  ASSERT_EQ(own.shape(), one.shape());
+  for (int64_t i = 0; i < own.numel(); ++i) EXPECT_NEAR(own.data<double>()[i], one.data<double>()[i], 1e-12);
+  EXPECT_EQ(run(common + " --pairs m21:nobody --out " + dir + "/bad").code, 1);
+  EXPECT_EQ(run("compare --data " + data + " --out " + dir + "/bad").code, 1);  // no models
+  EXPECT_EQ(run(common + " --bootstrap -1 --out " + dir + "/bad").code, 2);
+}
+
 }  // namespace
 }  // namespace biascka
