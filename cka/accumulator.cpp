@@ -27,6 +27,10 @@ MinibatchCka::MinibatchCka(std::vector<std::string> names_a, std::vector<std::st
                            CkaOptions opts)
     : layers_a_(std::move(names_a)), layers_b_(std::move(names_b)), opts_(opts) {
   BIASCKA_CHECK(!layers_a_.empty(), "CKA: no layers to compare");
+  BIASCKA_CHECK(opts_.block_layers == 0 || (layers_b_.empty() && opts_.block_layers > 0 &&
+                                            layers_a_.size() % static_cast<size_t>(opts_.block_layers) == 0),
+                "CKA: blocks of ", opts_.block_layers,
+                " layers need one model with a multiple of that many (", layers_a_.size(), ")");
   const size_t lb = cross() ? layers_b_.size() : layers_a_.size();
   if (opts_.bootstrap > 0 && !bootstrap_fits(opts_.bootstrap, layers_a_.size(), lb)) {
     skipped_.push_back(detail::concat("no bootstrap intervals: ", opts_.bootstrap, " replicates of ",
@@ -87,6 +91,7 @@ void MinibatchCka::schedule(const BatchLayers& a, const BatchLayers* b) {
   const int64_t rows_a = std::min(rows, la);
   // One model: slot B holds a later group only when the layers do not all fit.
   const int64_t rows_b = b ? std::min(rows, lb) : (all_fit ? 0 : rows_a);
+  if (!b && opts_.block_layers > 0) return schedule_blocks(a, all_fit);
   backend_->reserve(rows_a, rows_b);
   if (!b) {
     for (int64_t p0 = 0; p0 < la; p0 += rows) {
@@ -111,6 +116,30 @@ void MinibatchCka::schedule(const BatchLayers& a, const BatchLayers* b) {
       if (!(b_held && p0 > 0)) backend_->build(GramSlot::B, *b, q0, cq);
       if (p0 == 0) backend_->self_products(GramSlot::B, q0, cq);
       backend_->pair_products(p0, cp, q0, cq, PairBlock::Cross);
+    }
+  }
+}
+
+void MinibatchCka::schedule_blocks(const BatchLayers& a, bool all_fit) {
+  const int64_t la = static_cast<int64_t>(layers_a_.size()), block = opts_.block_layers;
+  const size_t row_bytes = backend_->row_bytes(a.samples());
+  // Groups of whole blocks: every layer, or as many blocks as half the budget holds (at least one).
+  const int64_t fit = static_cast<int64_t>(backend_->gram_budget() / (2 * row_bytes)) / block * block;
+  const int64_t rows = all_fit ? la : std::max(block, fit);
+  backend_->reserve(rows, all_fit ? 0 : rows);
+  for (int64_t g0 = 0; g0 < la; g0 += rows) {
+    const int64_t cg = std::min(rows, la - g0);
+    backend_->build(GramSlot::A, a, g0, cg);
+    for (int64_t p0 = g0; p0 < g0 + cg; p0 += block) {
+      backend_->pair_products(p0, block, p0, block, PairBlock::Diagonal);
+      if (p0 + block < g0 + cg)
+        backend_->pair_products(p0, block, p0 + block, g0 + cg - p0 - block, PairBlock::MirroredInA);
+    }
+    for (int64_t h0 = g0 + cg; h0 < la; h0 += rows) {
+      const int64_t ch = std::min(rows, la - h0);
+      backend_->build(GramSlot::B, a, h0, ch);
+      for (int64_t p0 = g0; p0 < g0 + cg; p0 += block)
+        backend_->pair_products(p0, block, h0, ch, PairBlock::Mirrored);
     }
   }
 }

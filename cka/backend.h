@@ -67,11 +67,13 @@ class BatchLayers {
 // The two Gram buffers: the schedule holds at most two groups of layers at a time.
 enum class GramSlot { A, B };
 
-// Where a block of pair products lands in the batch's [layers_a, layers_b] matrix.
+// Where a block of pair products lands in the batch's [layers_a, layers_b] matrix, and where its rows are.
+// Layers are found in a slot by their index: slot rows [0, count) hold layers first.. of its last build.
 enum class PairBlock {
-  Diagonal,  // one model, slot A's group against itself: both triangles bit-identical
-  Mirrored,  // one model, slot A's group (rows) against a later group in slot B: also written transposed
-  Cross,     // model A's group in slot A against model B's in slot B
+  Diagonal,     // one model, layers of slot A against themselves: both triangles bit-identical
+  Mirrored,     // one model, layers of slot A (rows) against later layers in slot B: also written transposed
+  MirroredInA,  // one model, layers of slot A against later layers also in slot A: also written transposed
+  Cross,        // model A's layers in slot A against model B's in slot B
 };
 
 class CkaBackend {
@@ -96,7 +98,8 @@ class CkaBackend {
 
   // Rows [0, count) of `slot`: the packed centred Grams of layers first.. of `layers`.
   virtual void build(GramSlot slot, const BatchLayers& layers, int64_t first, int64_t count) = 0;
-  // The batch's HSIC of slot A's rows (layers a0..) against slot B's (layers b0..; Diagonal: slot A again).
+  // The batch's HSIC of layers a0 .. a0 + ca (in slot A) against layers b0 .. b0 + cb (in slot A for
+  // Diagonal and MirroredInA, else in slot B); Diagonal has b0 == a0 and cb == ca.
   virtual void pair_products(int64_t a0, int64_t ca, int64_t b0, int64_t cb, PairBlock block) = 0;
   // Two models: the batch's HSIC of each of rows [0, count) of `slot` (layers first..) with itself, into
   // model A's (slot A) or model B's (slot B) self terms.

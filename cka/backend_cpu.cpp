@@ -13,6 +13,7 @@
 #include "cka/estimator.h"
 #include "cka/gram.h"
 #include "cka/hsic.h"
+#include "engine/error.h"
 
 namespace biascka::cka {
 
@@ -70,20 +71,23 @@ class CpuBackend final : public CkaBackend {
       timing_.gram_flops += layer_gram(x, o_.kernel, k_.data(), scratch_, &timing_.product_s);
       center_gram_packed(k_.data(), n, o_.estimator, g.data() + r * m_);
     }
+    first_[slot == GramSlot::A ? 0 : 1] = first;
     timing_.gram_s += seconds_since(t0);
   }
 
   void pair_products(int64_t a0, int64_t ca, int64_t b0, int64_t cb, PairBlock block) override {
     const auto t0 = std::chrono::steady_clock::now();
     prod_.resize(static_cast<size_t>(ca * cb));
-    // The same rows on both sides: one symmetric product.
-    const double* pb = block == PairBlock::Diagonal ? ga_.data() : gb_.data();
-    timing_.hsic_flops += packed_products(ga_.data(), ca, pb, cb, m_, prod_.data(), cb);
+    // The same rows on both sides (Diagonal): one symmetric product.
+    const bool b_in_a = block == PairBlock::Diagonal || block == PairBlock::MirroredInA;
+    timing_.hsic_flops += packed_products(
+        row(GramSlot::A, a0), ca, row(b_in_a ? GramSlot::A : GramSlot::B, b0), cb, m_, prod_.data(), cb);
     for (int64_t i = 0; i < ca; ++i)
       for (int64_t j = 0; j < cb; ++j) {
         const double v = scale_ * prod_[static_cast<size_t>(i * cb + j)];
         batch_.pairs[static_cast<size_t>((a0 + i) * lb_ + b0 + j)] = v;
-        if (block == PairBlock::Mirrored) batch_.pairs[static_cast<size_t>((b0 + j) * lb_ + a0 + i)] = v;
+        if (block == PairBlock::Mirrored || block == PairBlock::MirroredInA)
+          batch_.pairs[static_cast<size_t>((b0 + j) * lb_ + a0 + i)] = v;
       }
     timing_.hsic_s += seconds_since(t0);
   }
@@ -117,6 +121,13 @@ class CpuBackend final : public CkaBackend {
   }
 
   std::vector<double>& rows(GramSlot slot) { return slot == GramSlot::A ? ga_ : gb_; }
+  // Layer `layer`'s packed row in `slot` (which holds layers first_[slot]..).
+  const double* row(GramSlot slot, int64_t layer) {
+    const int64_t r = layer - first_[slot == GramSlot::A ? 0 : 1];
+    BIASCKA_CHECK(r >= 0 && static_cast<size_t>((r + 1) * m_) <= rows(slot).size(), "CKA: layer ", layer,
+                  " is not in the Gram slot");
+    return rows(slot).data() + r * m_;
+  }
 
   CkaOptions o_;
   bool cross_;
@@ -126,6 +137,7 @@ class CpuBackend final : public CkaBackend {
   CkaTiming timing_;
   double scale_ = 0;
   int64_t m_ = 0;
+  int64_t first_[2] = {0, 0};  // the first layer held by slot A and slot B
   // Reused between batches.
   std::vector<float> k_, scratch_;
   std::vector<double> ga_, gb_, prod_;

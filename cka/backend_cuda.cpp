@@ -200,10 +200,13 @@ class CudaBackend final : public CkaBackend {
                                   arena(slot).as<float>(), row_, stream_, products.begin, products.end);
     timed_.push_back(products);
     end(all);
+    first_[slot == GramSlot::A ? 0 : 1] = first;
   }
 
   void pair_products(int64_t a0, int64_t ca, int64_t b0, int64_t cb, PairBlock block) override {
-    const DeviceArena& b = block == PairBlock::Diagonal ? ga_ : gb_;
+    const bool b_in_a = block == PairBlock::Diagonal || block == PairBlock::MirroredInA;
+    const float* rows_a = row(GramSlot::A, a0);
+    const float* rows_b = row(b_in_a ? GramSlot::A : GramSlot::B, b0);
     const Timed t = begin(Phase::Hsic);
     const float one = 1.f, zero = 0.f;
     const int64_t chunks = row_ / chunk_;
@@ -213,11 +216,12 @@ class CudaBackend final : public CkaBackend {
     // small part of the work next to the Grams.
     BIASCKA_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
         blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(cb), static_cast<int>(ca), static_cast<int>(chunk_),
-        &one, b.as<float>(), CUDA_R_32F, static_cast<int>(row_), chunk_, ga_.as<float>(), CUDA_R_32F,
-        static_cast<int>(row_), chunk_, &zero, prod_.as<float>(), CUDA_R_32F, static_cast<int>(cb), ca * cb,
-        static_cast<int>(chunks), CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
+        &one, rows_b, CUDA_R_32F, static_cast<int>(row_), chunk_, rows_a, CUDA_R_32F, static_cast<int>(row_),
+        chunk_, &zero, prod_.as<float>(), CUDA_R_32F, static_cast<int>(cb), ca * cb, static_cast<int>(chunks),
+        CUBLAS_COMPUTE_32F_PEDANTIC, CUBLAS_GEMM_DEFAULT));
     cuda::cka_record_products(prod_.as<float>(), chunks, ca, cb, scale_, batch_sum_.as<double>(), cols(), a0,
-                              b0, block == PairBlock::Diagonal, block == PairBlock::Mirrored, stream_);
+                              b0, block == PairBlock::Diagonal,
+                              block == PairBlock::Mirrored || block == PairBlock::MirroredInA, stream_);
     hsic_flops_ += 2.0 * static_cast<double>(ca) * static_cast<double>(cb) * static_cast<double>(row_);
     end(t);
   }
@@ -279,6 +283,13 @@ class CudaBackend final : public CkaBackend {
 
   int64_t cols() const { return lb_ > 0 ? lb_ : la_; }
   DeviceArena& arena(GramSlot slot) { return slot == GramSlot::A ? ga_ : gb_; }
+  // Layer `layer`'s row in `slot` (which holds layers first_[slot]..).
+  const float* row(GramSlot slot, int64_t layer) {
+    const int64_t r = layer - first_[slot == GramSlot::A ? 0 : 1];
+    BIASCKA_CHECK(r >= 0 && static_cast<size_t>((r + 1) * row_) * sizeof(float) <= arena(slot).bytes(),
+                  "CKA: layer ", layer, " is not in the Gram slot");
+    return arena(slot).as<float>() + r * row_;
+  }
 
   cudaEvent_t event() {
     if (!pool_.empty()) {
@@ -375,6 +386,7 @@ class CudaBackend final : public CkaBackend {
   DeviceArena ga_, gb_, prod_, batch_sum_, batch_self_a_, batch_self_b_, sum_, self_a_, self_b_;
   // The current batch's layout: packed row length, padded row length and chunk of the pair product.
   int64_t m_ = 0, row_ = 0, chunk_ = 0, layout_n_ = -1, gb_layout_n_ = -1;
+  int64_t first_[2] = {0, 0};  // the first layer held by slot A and slot B
   bool new_layout_ = false;
   double scale_ = 0;
   std::vector<Tensor> in_flight_;

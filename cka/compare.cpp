@@ -75,17 +75,17 @@ BatchHistory block_history(const BatchHistory& h, size_t total, const std::vecto
   return out;
 }
 
-Tensor layer_model_matrices(const Tensor& stacked, int64_t models, int64_t layers) {
+Tensor layer_model_matrices(const Tensor& stacked, int64_t models, int64_t layers, int64_t block) {
   const Tensor m = stacked.to_dtype(DType::F64);
-  BIASCKA_CHECK(m.dim() == 2 && m.size(0) >= models * layers && m.size(1) >= models * layers,
-                "CKA compare: the stacked matrix holds fewer than ", models, " x ", layers, " layers");
+  BIASCKA_CHECK(block >= layers && m.dim() == 2 && m.size(0) == models * block && m.size(1) == models * block,
+                "CKA compare: the stacked matrix does not hold ", models, " blocks of ", block, " layers");
   const int64_t total = m.size(1);
   std::vector<double> v(static_cast<size_t>(layers * models * models));
   for (int64_t l = 0; l < layers; ++l)
     for (int64_t a = 0; a < models; ++a)
       for (int64_t b = 0; b < models; ++b)
         v[static_cast<size_t>((l * models + a) * models + b)] =
-            m.data<double>()[(a * layers + l) * total + b * layers + l];
+            m.data<double>()[(a * block + l) * total + b * block + l];
   return Tensor::from_vector(v, {layers, models, models});
 }
 

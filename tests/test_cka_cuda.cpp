@@ -39,6 +39,7 @@
 #include "tests/support/cka_fixtures.h"
 #include "tests/support/test_support.h"
 #include "workflows/cka_model.h"
+#include "workflows/compare_models.h"
 
 #ifdef BIASCKA_WITH_CUDA
 #include "engine/cuda/check.h"
@@ -230,6 +231,42 @@ TEST(CkaCuda, ModelWorkflowOnTheGpu) {
   const cka::CkaReport full_gpu = workflows::cka_of_models(a, nullptr, loader, o);
   EXPECT_EQ(full_gpu.batches, 1);
   EXPECT_TRUE(matrices_near(full_gpu.matrix, full_cpu.matrix, 1e-6));
+}
+
+// compare on the GPU (the stacked accumulator on the device, its kept batches for each model's intervals,
+// models run again under a small Gram budget) against the same computation on the CPU.
+TEST(CkaCuda, CompareOnTheGpu) {
+  BIASCKA_REQUIRE_GPU();
+  const std::string dir = test::cka_image_split("cka_cuda_compare");
+  ResNet18 a(ResNet18Config{}, 1, kGpu), b(ResNet18Config{}, 2, kGpu), c(ResNet18Config{}, 3, kGpu);
+  data::LoaderOptions lo;
+  lo.batch = 8;  // 8, 8, 4
+  lo.workers = 1;
+  lo.norm = data::normalization_for(dir);
+  data::Loader loader(data::scan_split(dir), lo);
+  const std::vector<workflows::ComparedModel> models = {
+      {"a", "x", "", &a, 1}, {"b", "x", "", &b, 2}, {"c", "y", "", &c, 3}};
+  workflows::CompareOptions o;
+  o.progress = workflows::ProgressMode::Quiet;
+  o.layers = "layer4\\..*";
+  o.probes = {"target", "bias"};
+  o.cka.bootstrap = 100;
+  set_math_mode(kGpu, MathMode::Exact);
+  const workflows::CompareResult cpu = workflows::compare_models(models, loader, o);
+  o.cka.device = kGpu;
+  const workflows::CompareResult gpu = workflows::compare_models(models, loader, o);
+  EXPECT_TRUE(matrices_near(gpu.stacked.matrix, cpu.stacked.matrix, 1e-6));
+  for (size_t m = 0; m < models.size(); ++m) {
+    EXPECT_TRUE(matrices_near(gpu.own[m].matrix, cpu.own[m].matrix, 1e-6)) << m;
+    ASSERT_TRUE(gpu.own[m].ci_low.defined()) << m;
+    // The same resampled batches: intervals move only as much as the values they come from.
+    EXPECT_TRUE(matrices_near(gpu.own[m].ci_low, cpu.own[m].ci_low, 1e-6)) << m;
+    EXPECT_TRUE(matrices_near(gpu.own[m].probes.value, cpu.own[m].probes.value, 1e-6)) << m;
+  }
+  o.cka.gram_memory = 3 * 28 * sizeof(float);  // groups of one layer: models run again, same result
+  const workflows::CompareResult grouped = workflows::compare_models(models, loader, o);
+  EXPECT_GT(grouped.forward_passes, gpu.forward_passes);
+  EXPECT_TRUE(matrices_near(grouped.stacked.matrix, gpu.stacked.matrix, 1e-6));
 }
 
 #ifdef BIASCKA_WITH_CUDA

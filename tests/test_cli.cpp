@@ -181,14 +181,14 @@ TEST(Cli, CompareWritesEveryModelAndPair) {
                         "models/m22/probes.csv", "models/m23/cka_ci.npy", "pairs/m21__m23/cka.npy"})
     EXPECT_TRUE(std::filesystem::exists(dir + "/cmp/" + f)) << f;
   EXPECT_FALSE(std::filesystem::exists(dir + "/cmp/pairs/m21__m22"));
-  // The same model's own matrix from `cka` (summation order aside).
+  // The same model's own matrix as `cka` gives for it alone, bit for bit.
   ASSERT_EQ(run("cka --checkpoint " + dir + "/m22.safetensors --data " + data +
                 " --layers 'layer4.1.*' --batch 10 --quiet --probes target --out " + dir + "/one")
                 .code,
             0);
   const Tensor own = read_npy(dir + "/cmp/models/m22/cka.npy"), one = read_npy(dir + "/one/cka.npy");
   ASSERT_EQ(own.shape(), one.shape());
-  for (int64_t i = 0; i < own.numel(); ++i) EXPECT_NEAR(own.data<double>()[i], one.data<double>()[i], 1e-12);
+  for (int64_t i = 0; i < own.numel(); ++i) EXPECT_EQ(own.data<double>()[i], one.data<double>()[i]);
   EXPECT_EQ(run(common + " --pairs m21:nobody --out " + dir + "/bad").code, 1);
   EXPECT_EQ(run("compare --data " + data + " --out " + dir + "/bad").code, 1);  // no models
   EXPECT_EQ(run(common + " --bootstrap -1 --out " + dir + "/bad").code, 2);

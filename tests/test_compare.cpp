@@ -43,14 +43,17 @@ data::Loader split_loader(const std::string& name, int64_t batch) {
   return data::Loader(data::scan_split(dir), lo);
 }
 
-void expect_near(const Tensor& got, const Tensor& want, const std::string& what) {
+// tol 0: bit for bit (NaN where NaN).
+void expect_near(const Tensor& got, const Tensor& want, const std::string& what, double tol = kTol) {
   ASSERT_EQ(got.shape(), want.shape()) << what;
   for (int64_t i = 0; i < got.numel(); ++i) {
     const double g = got.data<double>()[i], w = want.data<double>()[i];
     if (std::isnan(w))
       EXPECT_TRUE(std::isnan(g)) << what << " at " << i;
+    else if (tol == 0)
+      EXPECT_EQ(g, w) << what << " at " << i;
     else
-      EXPECT_NEAR(g, w, kTol) << what << " at " << i;
+      EXPECT_NEAR(g, w, tol) << what << " at " << i;
   }
 }
 
@@ -73,7 +76,7 @@ TEST(Compare, OwnAndCrossBlocksAreTheSeparateRuns) {
   ASSERT_EQ(r.own.size(), 3u);
   EXPECT_EQ(r.layers, m0.layer_names());
   EXPECT_EQ(r.forward_passes, 3 * 3) << "each model runs once per batch when the Grams fit";
-  EXPECT_EQ(r.stacked.layers.size(), 3 * 69u + 2);
+  EXPECT_EQ(r.stacked.layers.size(), 3 * (69u + 2)) << "each model's block: its layers and the probes";
   ResNet18* all[] = {&m0, &m1, &m2};
   for (size_t m = 0; m < 3; ++m) {
     workflows::CkaModelOptions co;
@@ -87,13 +90,13 @@ TEST(Compare, OwnAndCrossBlocksAreTheSeparateRuns) {
     EXPECT_EQ(got.layers, want.layers);
     EXPECT_EQ(got.batches, want.batches);
     EXPECT_EQ(got.samples, want.samples);
-    expect_near(got.matrix, want.matrix, what + " matrix");
+    expect_near(got.matrix, want.matrix, what + " matrix", 0);
     ASSERT_TRUE(got.ci_low.defined()) << what;
-    expect_near(got.ci_low, want.ci_low, what + " ci_low");
-    expect_near(got.ci_high, want.ci_high, what + " ci_high");
+    expect_near(got.ci_low, want.ci_low, what + " ci_low", 0);
+    expect_near(got.ci_high, want.ci_high, what + " ci_high", 0);
     EXPECT_EQ(got.probes.probes, want.probes.probes);
-    expect_near(got.probes.value, want.probes.value, what + " probes");
-    expect_near(got.probes.ci_low, want.probes.ci_low, what + " probe ci_low");
+    expect_near(got.probes.value, want.probes.value, what + " probes", 0);
+    expect_near(got.probes.ci_low, want.probes.ci_low, what + " probe ci_low", 0);
   }
   // The N (N-1) / 2 cross-model runs it replaces.
   for (size_t a = 0; a < 3; ++a)
@@ -144,17 +147,22 @@ TEST(Compare, AModelWithItselfIsOneAndSeedsAreBelowOne) {
 }
 
 TEST(Compare, ASmallGramBudgetRunsModelsAgainWithTheSameResult) {
-  data::Loader loader = split_loader("compare_budget", 10);
-  ResNet18 a({}, 1), b({}, 2);
-  std::vector<workflows::ComparedModel> models = {{"a", "", "", &a, 0}, {"b", "", "", &b, 0}};
+  data::Loader loader = split_loader("compare_budget", 10);  // 2 batches
+  ResNet18 a({}, 1), b({}, 2), c({}, 3);
+  std::vector<workflows::ComparedModel> models = {
+      {"a", "", "", &a, 0}, {"b", "", "", &b, 0}, {"c", "", "", &c, 0}};
   workflows::CompareOptions o = quiet_options();
   o.layers = "layer4\\..*";
   const workflows::CompareResult all = workflows::compare_models(models, loader, o);
-  o.cka.gram_memory = 3 * 45 * sizeof(double);  // 3 packed rows of a batch of 10 (45 entries): groups of 1
+  // 3 packed rows of a batch of 10 (45 entries): groups of one model's block (at least one whole block).
+  o.cka.gram_memory = 3 * 45 * sizeof(double);
   const workflows::CompareResult grouped = workflows::compare_models(models, loader, o);
-  EXPECT_EQ(all.forward_passes, 2 * 2);
-  EXPECT_GT(grouped.forward_passes, all.forward_passes) << "models run again for later groups";
+  EXPECT_EQ(all.forward_passes, 3 * 2);
+  // Per batch: group a against b and c (a, b, c run), group b against c (b, c run again), group c (cached).
+  EXPECT_EQ(grouped.forward_passes, 5 * 2) << "models run again for later groups";
   expect_near(grouped.stacked.matrix, all.stacked.matrix, "grouped");
+  // Each model's block is still one symmetric product of its rows: the same values bit for bit.
+  for (size_t m = 0; m < 3; ++m) expect_near(grouped.own[m].matrix, all.own[m].matrix, "grouped own", 0);
 }
 
 TEST(Compare, RefusesModelsItCannotStack) {
@@ -176,7 +184,7 @@ TEST(CompareMath, GroupAndStageMeansByHand) {
                                  0.9, 1, 0.6, 0.8,  //
                                  0.5, 0.6, 1, 0.4,  //
                                  0.7, 0.8, 0.4, 1,  //
-                                 // layer 1: a NaN pair is left out of the means
+                                                    // layer 1: a NaN pair is left out of the means
                                  1, kNan, 0.2, 0.2,  //
                                  kNan, 1, 0.2, 0.2,  //
                                  0.2, 0.2, 1, 0.6,   //

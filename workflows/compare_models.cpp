@@ -18,12 +18,14 @@ namespace biascka::workflows {
 
 namespace {
 
-// The stacked accumulator's layer source for one batch: model m's layers are run (and cached) when first
-// asked for; asking for another model's drops them. The probes come from the batch's labels.
+// The stacked accumulator's layer source for one batch: block m is model m's layers, then the probes. A
+// model's layers are run (and cached) when first asked for; asking for another model's drops them. The
+// probes come from the batch's labels, the same tensors in every block.
 class StackedSource {
  public:
-  StackedSource(const std::vector<ComparedModel>& models, const std::vector<std::string>& layers)
-      : models_(models), layers_(layers) {}
+  StackedSource(const std::vector<ComparedModel>& models, const std::vector<std::string>& layers,
+                size_t block)
+      : models_(models), layers_(layers), block_(block) {}
 
   void start(Tensor images, std::vector<Tensor> probes) {
     images_ = std::move(images);
@@ -37,9 +39,8 @@ class StackedSource {
     cached_ = kNone;
   }
   Tensor operator()(size_t i) {
-    const size_t l = layers_.size(), stacked = models_.size() * l;
-    if (i >= stacked) return probes_.at(i - stacked);
-    const size_t m = i / l;
+    const size_t m = i / block_, k = i % block_;
+    if (k >= layers_.size()) return probes_.at(k - layers_.size());
     if (m != cached_) {
       acts_.clear();  // before the next model runs: one model's activations at a time
       const auto t0 = std::chrono::steady_clock::now();
@@ -48,7 +49,7 @@ class StackedSource {
       ++forward_passes;
       cached_ = m;
     }
-    return acts_[i % l];
+    return acts_[k];
   }
 
   double forward_s = 0;
@@ -58,6 +59,7 @@ class StackedSource {
   static constexpr size_t kNone = static_cast<size_t>(-1);
   const std::vector<ComparedModel>& models_;
   const std::vector<std::string>& layers_;
+  size_t block_;
   Tensor images_;
   std::vector<Tensor> probes_, acts_;
   size_t cached_ = kNone;
@@ -84,15 +86,11 @@ void check_models(const std::vector<ComparedModel>& models, const std::vector<st
 // kept batches with the model's bootstrap seed, then the probes split off (as cka_of_models does).
 cka::CkaReport own_report(const cka::CkaReport& stacked, const cka::BatchHistory* history, size_t m,
                           const CompareResult& res, const CompareOptions& o, const data::Loader& loader) {
-  const size_t l = res.layers.size(), total = stacked.layers.size();
+  const size_t block = res.layers.size() + o.probes.size(), total = stacked.layers.size();
   std::vector<size_t> rows;
-  std::vector<std::string> names;
-  for (size_t i = 0; i < l; ++i) rows.push_back(cka::stacked_row(m, i, l));
-  names = res.layers;
-  for (size_t p = 0; p < o.probes.size(); ++p) {
-    rows.push_back(res.models.size() * l + p);
-    names.push_back(cka::probe_layer_name(o.probes[p]));
-  }
+  std::vector<std::string> names = res.layers;
+  for (const std::string& p : o.probes) names.push_back(cka::probe_layer_name(p));
+  for (size_t i = 0; i < block; ++i) rows.push_back(cka::stacked_row(m, i, block));
   cka::CkaReport r = cka::block_report(stacked, rows, rows, names, names, false);
   if (history)
     cka::add_intervals(r, {o.cka.bootstrap, res.models[m].bootstrap_seed, 0.95},
@@ -114,9 +112,11 @@ CompareResult compare_models(const std::vector<ComparedModel>& models, data::Loa
                                               : select_layers(models.front().model->layer_names(), o.layers);
   check_models(models, layers, o);
   std::vector<std::string> stacked_names;
+  std::vector<std::string> block_names = layers;  // one model's block: its layers, then the probes
+  for (const std::string& p : o.probes) block_names.push_back(cka::probe_layer_name(p));
   for (const ComparedModel& m : models)
-    for (const std::string& layer : layers) stacked_names.push_back(cka::stacked_layer_name(m.name, layer));
-  for (const std::string& p : o.probes) stacked_names.push_back(cka::probe_layer_name(p));
+    for (const std::string& layer : block_names)
+      stacked_names.push_back(cka::stacked_layer_name(m.name, layer));
   const int64_t batch = loader.options().batch;
   BIASCKA_CHECK(batch >= cka::min_batch(o.cka.estimator), "CKA batch of ", batch, ": the ",
                 cka::estimator_name(o.cka.estimator), " estimator needs at least ",
@@ -134,10 +134,11 @@ CompareResult compare_models(const std::vector<ComparedModel>& models, data::Loa
   cka::CkaOptions co = o.cka;
   co.keep_batches = co.bootstrap > 0;  // each model's intervals come from its block of the kept batches
   co.bootstrap = 0;                    // none over the whole stacked matrix
+  co.block_layers = static_cast<int64_t>(block_names.size());  // each model's values as if alone
   cka::MinibatchCka acc(stacked_names, {}, co);
   const Device device = models.front().model->device();
   BatchStager stager(device);
-  StackedSource source(models, layers);
+  StackedSource source(models, layers, block_names.size());
   const cka::LayerSource layer_source = [&source](size_t i) { return source(i); };
   Progress progress("compare", loader.batches_per_epoch(), o.progress);
   int64_t step = 0, images = 0;
@@ -164,7 +165,8 @@ CompareResult compare_models(const std::vector<ComparedModel>& models, data::Loa
   for (size_t m = 0; m < models.size(); ++m)
     res.own.push_back(own_report(res.stacked, history.get(), m, res, o, loader));
   const auto nm = static_cast<int64_t>(models.size()), nl = static_cast<int64_t>(layers.size());
-  res.layer_models = cka::layer_model_matrices(res.stacked.matrix, nm, nl);
+  res.layer_models =
+      cka::layer_model_matrices(res.stacked.matrix, nm, nl, static_cast<int64_t>(block_names.size()));
   std::vector<std::string> group_of;
   for (const ComparedModel& m : models) group_of.push_back(m.group.empty() ? m.name : m.group);
   res.groups = cka::group_similarity(res.layer_models, group_of);
@@ -177,11 +179,11 @@ CompareResult compare_models(const std::vector<ComparedModel>& models, data::Loa
 cka::CkaReport pair_report(const CompareResult& r, size_t a, size_t b) {
   BIASCKA_CHECK(a < r.models.size() && b < r.models.size(), "compare: no model ",
                 a < r.models.size() ? b : a);
-  const size_t l = r.layers.size();
+  const size_t l = r.layers.size(), block = r.stacked.layers.size() / r.models.size();
   std::vector<size_t> rows, cols;
   for (size_t i = 0; i < l; ++i) {
-    rows.push_back(cka::stacked_row(a, i, l));
-    cols.push_back(cka::stacked_row(b, i, l));
+    rows.push_back(cka::stacked_row(a, i, block));
+    cols.push_back(cka::stacked_row(b, i, block));
   }
   cka::CkaReport p = cka::block_report(r.stacked, rows, cols, r.layers, r.layers, true);
   p.sources = {{"checkpoint", r.models[a].source},

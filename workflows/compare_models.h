@@ -1,13 +1,14 @@
 #pragma once
 // `biascka compare`: many models over one split in one pass (cka/compare.h has the arithmetic). Each batch is
-// staged on the models' device once and goes through the models in turn; every model's selected layers (and
-// the label probes, shared by all) are the layers of one stacked minibatch accumulator, so one stacked
-// product per batch gives every model's own matrix, every cross-model matrix and the per-layer model x model
-// matrices. Activations are produced on demand, model by model, and only one model's are cached: when the
-// stacked Grams fit --gram-memory (CkaOptions::gram_memory) every model runs once per batch; when they do
-// not, the accumulator works in layer groups and a model whose layers are needed again runs again (the memory
-// stays bounded, the result is the same). On a GPU the accumulator keeps the activations of the layers it is
-// still reading (the batch's group) until its side stream is done with them.
+// staged on the models' device once and goes through the models in turn; every model's selected layers and
+// the label probes form its block of one stacked minibatch accumulator, so the stacked products of each
+// batch give every model's own matrix (bit for bit that of `biascka cka` on the CPU), every cross-model
+// matrix and the per-layer model x model matrices. Activations are produced on demand, model by model, and
+// only one model's are cached: when the stacked Grams fit --gram-memory (CkaOptions::gram_memory) every model
+// runs once per batch; when they do not, the accumulator works in layer groups and a model whose layers are
+// needed again runs again (the memory stays bounded, the result is the same). On a GPU the accumulator keeps
+// the activations of the layers it is still reading (the batch's group) until its side stream is done with
+// them.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -39,7 +40,7 @@ struct CompareOptions {
 struct CompareResult {
   std::vector<ComparedModel> models;
   std::vector<std::string> layers;  // each model's layers (row labels: axis labels applied)
-  cka::CkaReport stacked;           // models x layers, then the probes, one model's report of them all
+  cka::CkaReport stacked;           // the models' blocks (layers, then probes): one report of them all
   std::vector<cka::CkaReport> own;  // each model's own matrix, probes and intervals, as `biascka cka` gives
   Tensor layer_models;              // F64 [layers, models, models]
   cka::GroupSimilarity groups;      // over ComparedModel::group

@@ -5,7 +5,7 @@
 //   ResNet18 the same averaged over the stage's layers; timing;
 // - DIR/compare.csv: one line per layer and pair of models (a < b): layer, index, models, groups, CKA;
 // - DIR/compare.npy: float64 [layers, models, models]; DIR/compare_full.npy: the stacked matrix, float64
-//   [models x layers + probes] squared (rows in compare.json's stacked_layers order);
+//   [models x (layers + probes)] squared (rows in compare.json's stacked_layers order);
 // - DIR/compare.png: per stage the group x group CKA (seeds averaged; the diagonal is the seed noise floor),
 //   and per layer the noise floor beside the mean CKA between groups;
 // - DIR/models/NAME/: each model's own cka.json, cka.csv, cka.npy, cka.png (+ intervals, probes) as
