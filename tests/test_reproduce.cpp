@@ -87,8 +87,20 @@ TEST_F(Reproduce, WritesEveryOutput) {
   const std::string report = read_file(*straight_ + "/report.md");
   for (const char* section : {"Seed spread of the CKA matrices", "Largest population std", "cka_seed_std.png",
                               "Numbers for the paper's claims", "mean over the cell's seeds",
-                              "Where the shortcut lives: label probes", "probes.png", "| probe crossing |"})
+                              "Where the shortcut lives: label probes", "probes.png", "| probe crossing |",
+                              "Objectives against seeds", "compare/cmnist/compare.png", "seed noise floor"})
     EXPECT_NE(report.find(section), std::string::npos) << section;
+  // One compare pass per dataset: the runs against each other, grouped by objective.
+  for (const char* f : {"compare.json", "compare.csv", "compare.npy", "compare_full.npy", "compare.png"})
+    EXPECT_TRUE(fs::exists(*straight_ + "/compare/cmnist/" + f)) << f;
+  const auto c = nlohmann::json::parse(read_file(*straight_ + "/compare/cmnist/compare.json"));
+  ASSERT_EQ(c["models"].size(), 4u);
+  EXPECT_EQ(c["models"][0]["name"], "sce-seed0");
+  EXPECT_EQ(c["models"][0]["group"], "sce");
+  ASSERT_EQ(c["groups"].size(), 2u);
+  EXPECT_EQ(c["groups"][1]["models"], 2);
+  EXPECT_FALSE(fs::exists(*straight_ + "/compare/cmnist/models"))
+      << "the runs' own matrices are in their cka/";
 }
 
 TEST_F(Reproduce, InterruptedAndResumedGivesTheSameTables) {
@@ -115,6 +127,14 @@ TEST_F(Reproduce, ShardsCollectedGiveTheSameTables) {
   }
   workflows::collect(shards, dir + "/merged", "test");
   EXPECT_EQ(tables(dir + "/merged"), tables(*straight_));
+  // Each run's CKA files are the bytes of the single process's, though each shard's compare pass stacked
+  // other runs with it (a model's block is computed as if alone).
+  for (const char* run : {"sce/seed0", "sce/seed1", "nll/seed0", "nll/seed1"})
+    for (const std::string& shard : shards) {
+      const std::string f = shard + "/runs/cmnist/" + run + "/cka/cka.npy";
+      if (fs::exists(f))
+        EXPECT_EQ(read_file(f), read_file(*straight_ + "/runs/cmnist/" + run + "/cka/cka.npy")) << f;
+    }
   EXPECT_THROW(workflows::collect({shards[0], shards[0]}, dir + "/twice", "test"),
                Error);  // a run counted twice
 }

@@ -82,11 +82,12 @@ merge=$(sed -n 's/.*merge job \([0-9]*\);.*/\1/p' <<<"$submitted")
 if [ -z "$array" ] || [ -z "$merge" ]; then fail "no job ids in the output of scripts/slurm-submit.sh"; fi
 
 # Requeue task 0 (grid indices 0 and 3: cmnist/sce/seed0, then cmnist/nll/seed1) while it trains its
-# second run's first epoch: its first run is finished by then, with its CKA.
+# second run's first epoch: its first run's training is finished by then (the CKA of the shard's runs comes
+# after all of its training, in one compare pass).
 first=$out/shard0/runs/cmnist/sce/seed0
 second=$out/shard0/runs/cmnist/nll/seed1
 wait_until 240 "task 0 to start its second run" test -f "$second/settings.json"
-finished_before=$(stat -c '%i %Y' "$first/summary.json" "$first/cka/cka.npy") ||
+finished_before=$(stat -c '%i %Y' "$first/summary.json" "$first/last.safetensors") ||
   fail "task 0 started its second run before finishing its first"
 [ ! -f "$second/metrics.jsonl" ] || fail "task 0's second run ended an epoch before the test could requeue it"
 scontrol requeue "${array}_0" || fail "scontrol requeue ${array}_0 failed"
@@ -110,7 +111,7 @@ fi
 # Mid-epoch the run saves and says "reproduce interrupted"; in the moment between its settings.json and its
 # first step (data loading) there is nothing to save and biascka says it stopped at once. Either is graceful.
 grep -Eq 'reproduce interrupted|stopped by SIGTERM' "$log0" || fail "task 0 did not stop gracefully on Slurm's SIGTERM"
-[ "$(stat -c '%i %Y' "$first/summary.json" "$first/cka/cka.npy")" = "$finished_before" ] ||
+[ "$(stat -c '%i %Y' "$first/summary.json" "$first/last.safetensors")" = "$finished_before" ] ||
   fail "the requeued task redid a run it had finished"
 
 # The default device: submitted by hand without DEVICE, with and without a GPU. An empty data root makes

@@ -1,6 +1,7 @@
 #include "workflows/compare_output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "engine/io/npy.h"
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
 
@@ -119,6 +121,55 @@ std::vector<std::pair<size_t, size_t>> parse_model_pairs(const std::string& list
   return out;
 }
 
+namespace {
+
+double number_or_nan(const nlohmann::json& v, const std::string& path, const char* what) {
+  if (v.is_null()) return std::nan("");
+  BIASCKA_CHECK(v.is_number(), path, ": ", what, " must be a number or null");
+  return v.get<double>();
+}
+
+}  // namespace
+
+CompareSummary compare_summary_from_json(const nlohmann::json& j, const std::string& path) {
+  CompareSummary s;
+  BIASCKA_CHECK(j.contains("groups") && j["groups"].is_array(), path, ": field 'groups' must be an array");
+  for (const nlohmann::json& g : j["groups"]) {
+    BIASCKA_CHECK(g.is_object(), path, ": every group must be an object");
+    const JsonFields f(g, path);
+    s.groups.push_back(f.text("name"));
+    s.group_sizes.push_back(f.integer("models"));
+  }
+  const size_t ng = s.groups.size();
+  BIASCKA_CHECK(j.contains("stages") && j["stages"].is_array(), path, ": field 'stages' must be an array");
+  for (const nlohmann::json& st : j["stages"]) {
+    BIASCKA_CHECK(st.is_object(), path, ": every stage must be an object");
+    const JsonFields f(st, path);
+    CompareStageSummary c;
+    c.stage = f.text("stage");
+    c.layers = f.integer("layers");
+    c.floor = number_or_nan(st.value("noise_floor", nlohmann::json()), path, "noise_floor");
+    c.between = number_or_nan(st.value("between_groups", nlohmann::json()), path, "between_groups");
+    const nlohmann::json& g = st.contains("groups") ? st["groups"] : nlohmann::json();
+    BIASCKA_CHECK(g.is_array() && g.size() == ng, path, ": stage '", c.stage, "': 'groups' must be a ", ng,
+                  " x ", ng, " matrix");
+    c.lowest = std::nan("");
+    for (size_t a = 0; a < ng; ++a) {
+      BIASCKA_CHECK(g[a].is_array() && g[a].size() == ng, path, ": stage '", c.stage,
+                    "': 'groups' must be a ", ng, " x ", ng, " matrix");
+      for (size_t b = a + 1; b < ng; ++b) {
+        const double v = number_or_nan(g[a][b], path, "a group CKA");
+        if (!std::isnan(v) && (c.lowest_pair.empty() || v < c.lowest)) {
+          c.lowest = v;
+          c.lowest_pair = s.groups[a] + " / " + s.groups[b];
+        }
+      }
+    }
+    s.stages.push_back(std::move(c));
+  }
+  return s;
+}
+
 bool write_compare_figure(const std::string& path, const CompareResult& r, const std::string& title) {
   const std::vector<cka::StageSimilarity> stages = cka::stage_similarity(r.groups, r.layers);
   const auto ng = static_cast<int64_t>(r.groups.groups.size());
@@ -187,11 +238,12 @@ bool write_compare_figure(const std::string& path, const CompareResult& r, const
 }
 
 std::vector<std::string> write_compare_outputs(const std::string& dir, const CompareResult& r,
-                                               const std::vector<std::pair<size_t, size_t>>& pairs) {
+                                               const std::vector<std::pair<size_t, size_t>>& pairs,
+                                               bool own_reports) {
   make_dir(dir);
   const fs::path d(dir);
   std::vector<std::string> written;
-  for (size_t m = 0; m < r.models.size(); ++m) {
+  for (size_t m = 0; own_reports && m < r.models.size(); ++m) {
     const std::string sub = "models/" + r.models[m].name;
     cka::write_cka_outputs((d / sub).string(), r.own[m]);
     written.push_back(sub + "/");

@@ -11,6 +11,8 @@
 // - DIR/models/NAME/: each model's own cka.json, cka.csv, cka.npy, cka.png (+ intervals, probes) as
 //   `biascka cka` writes them; DIR/pairs/A__B/: the cross-model matrix of each requested pair.
 #include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,9 +25,27 @@ namespace biascka::workflows {
 std::vector<std::pair<size_t, size_t>> parse_model_pairs(const std::string& list,
                                                          const std::vector<std::string>& names);
 
-// Writes everything above; returns the names written, relative to dir.
+// Writes everything above (`own_reports` false: not DIR/models/, when the caller keeps them elsewhere);
+// returns the names written, relative to dir.
 std::vector<std::string> write_compare_outputs(const std::string& dir, const CompareResult& r,
-                                               const std::vector<std::pair<size_t, size_t>>& pairs);
+                                               const std::vector<std::pair<size_t, size_t>>& pairs,
+                                               bool own_reports = true);
+
+// What report.md shows of a compare.json (it reads files a user may have edited: every problem is one line
+// naming the file): the groups and, per stage, its layer count, noise floor, between-group mean and the
+// pair of distinct groups with the lowest CKA.
+struct CompareStageSummary {
+  std::string stage;
+  int64_t layers = 0;
+  double floor = 0, between = 0, lowest = 0;  // NaN where undefined
+  std::string lowest_pair;                    // "A / B", or "" with fewer than two groups
+};
+struct CompareSummary {
+  std::vector<std::string> groups;
+  std::vector<int64_t> group_sizes;
+  std::vector<CompareStageSummary> stages;
+};
+CompareSummary compare_summary_from_json(const nlohmann::json& j, const std::string& path);
 
 // compare.png alone (reproduce puts one per dataset in its report). False when there is nothing to draw.
 bool write_compare_figure(const std::string& path, const CompareResult& r, const std::string& title);

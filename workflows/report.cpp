@@ -1,14 +1,22 @@
 #include "workflows/report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "engine/io/atomic_file.h"
+#include "workflows/compare_output.h"
+#include "workflows/json_file.h"
 
 namespace biascka::workflows {
+
+namespace fs = std::filesystem;
 
 namespace {
 std::string pct(const nlohmann::json& v) {
@@ -119,6 +127,43 @@ void write_figures(std::ostringstream& md, const std::vector<SeedMatrices>& cell
   md << "## Training curves\n\n" << (f.curves ? "![validation accuracy](curves.png)\n\n" : "None yet.\n\n");
 }
 
+// One table per compare.json found under each output folder (reproduce_compare.h): per stage, the seed
+// noise floor beside the CKA between objectives.
+void write_compare(std::ostringstream& md, const std::vector<std::string>& dirs,
+                   const std::string& report_dir) {
+  std::vector<std::pair<std::string, std::string>> found;  // dataset, compare folder
+  for (const std::string& d : dirs) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(fs::path(d) / "compare", ec))
+      if (fs::exists(e.path() / "compare.json"))
+        found.emplace_back(e.path().filename().string(), e.path().string());
+  }
+  if (found.empty()) return;
+  std::sort(found.begin(), found.end());
+  md << "## Objectives against seeds: layer by layer\n\n"
+        "Every dataset's runs went through its test split in one `compare` pass. Per stage of ResNet18: the "
+        "seed noise floor (mean CKA between seeds of one objective, same layer), the mean CKA between "
+        "objectives, and the least similar pair of objectives. A between-objective CKA at the floor means "
+        "the "
+        "objectives differ no more than seeds do there; well below it, they learned different "
+        "representations. Per layer and per pair: `compare.json`, `compare.csv`, `compare.npy`.\n\n";
+  for (const auto& [dataset, dir] : found) {
+    const std::string json = dir + "/compare.json";
+    const CompareSummary s = compare_summary_from_json(read_json_file(json), json);
+    const fs::path rel = fs::path(dir).lexically_relative(report_dir);
+    const std::string shown = rel.empty() || *rel.begin() == ".." ? dir : rel.string();
+    md << "### " << dataset << "\n\n![compare " << dataset << "](" << shown << "/compare.png)\n\n";
+    md << "| stage | layers | seed noise floor | between objectives | least similar pair "
+          "|\n|---|---|---|---|---|\n";
+    for (const CompareStageSummary& st : s.stages)
+      md << "| " << st.stage << " | " << st.layers << " | " << num(st.floor, "%.3f") << " | "
+         << num(st.between, "%.3f") << " | "
+         << (st.lowest_pair.empty() ? std::string("-") : st.lowest_pair + " (" + num(st.lowest, "%.3f") + ")")
+         << " |\n";
+    md << "\n";
+  }
+}
+
 void write_claims(std::ostringstream& md, const std::vector<RunRecord>& runs,
                   const std::vector<ResultTable>& tables, const std::vector<ClaimCorrelation>& correlations) {
   md << "## Numbers for the paper's claims\n\n" << claims_markdown(runs, tables, correlations) << "\n";
@@ -190,6 +235,7 @@ void write_report(const std::string& path, const std::vector<RunRecord>& runs,
   write_how_made(md, runs, dirs, command_line);
   write_tables(md, tables);
   write_figures(md, cells, figures);
+  write_compare(md, dirs, fs::path(path).parent_path().string());
   write_claims(md, runs, tables, correlations);
   write_runs(md, runs);
   write_notes(md, runs);

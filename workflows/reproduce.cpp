@@ -21,23 +21,20 @@
 
 #include "data/default_dataset.h"
 #include "data/disent.h"
-#include "data/loader.h"
 #include "engine/error.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/safetensors.h"
 #include "losses/objectives.h"
-#include "models/resnet18_checkpoint.h"
-#include "workflows/cka_model.h"
 #include "workflows/cka_runs.h"
 #include "workflows/claims_table.h"
 #include "workflows/figures.h"
 #include "workflows/interrupt.h"
 #include "workflows/prepare_data.h"
 #include "workflows/report.h"
+#include "workflows/reproduce_compare.h"
 #include "workflows/results.h"
 #include "workflows/run_dir.h"
 #include "workflows/run_lock.h"
-#include "workflows/split_loader.h"
 #include "workflows/train.h"
 
 extern char** environ;
@@ -70,50 +67,19 @@ std::string find_data_dir(const std::string& root, const std::string& dataset, d
 
 bool finished(const std::string& run_dir) { return RunDir(run_dir).has_ended(); }
 
-bool has_cka(const GridRun& r) { return fs::exists(fs::path(r.run_dir) / "cka" / "cka.json"); }
-
-// Figure 1's matrix for one run: its best checkpoint over the test split (valid when there is none).
-void run_cka(const GridRun& r, const ReproduceOptions& o) {
-  const std::string best = r.run_dir + "/best.safetensors";
-  if (!fs::exists(best)) return;  // diverged before any checkpoint
-  std::string split_dir = data::find_test_dir(r.data_dir);
-  if (split_dir.empty()) split_dir = data::find_valid_dir(r.data_dir);
-  ResNet18 model = load_resnet18(best, Device::parse(o.device));
-  ImageOptions image;
-  image.workers = o.workers;
-  data::Loader loader(data::scan_split(split_dir),
-                      split_loader_options(r.data_dir, image, o.cka_batch, o.cka_samples));
-  CkaModelOptions co;
-  co.layers = o.cka_layers;
-  // The label probes and 95% bootstrap intervals (from the run's seed) come from the same pass.
-  co.probes = {"target", "bias"};
-  co.cka.bootstrap = 1000;
-  co.cka.bootstrap_seed = static_cast<uint64_t>(r.seed);
-  co.progress = o.progress == ProgressMode::Quiet ? ProgressMode::Quiet : ProgressMode::Lines;
-  cka::CkaReport report = cka_of_models(model, nullptr, loader, co);
-  report.sources = {{"checkpoint", best}, {"data", split_dir}};
-  cka::write_cka_outputs(r.run_dir + "/cka", report);
-}
-
-// Trains (or resumes) one run, then its CKA (every seed: Figure 1 shows each cell's mean over seeds, the
-// report their spread), holding the run folder's lock throughout. False when interrupted.
+// Trains (or resumes) one run, holding the run folder's lock throughout. False when interrupted. (Its CKA
+// comes afterwards, in one pass with the other runs of its dataset: reproduce_compare.h.)
 bool run_one(const GridRun& r, const ReproduceOptions& o) {
   const RunLock lock(r.run_dir, "reproduce");
-  if (!finished(r.run_dir)) {
-    note(o.progress,
-         "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
-    const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
-    const TrainOutcome outcome = train_run(o.train_options(r), resume, lock);
-    if (outcome.status == RunStatus::Interrupted) return false;
-    // A diverged run has written its summary: a result too, recorded; the grid goes on.
-    if (outcome.status == RunStatus::Diverged) warn(outcome.message);
-    if (interrupt_requested()) return false;  // the signal came after the last step: the run is finished
-  }
-  if (!has_cka(r)) {
-    remove_stale_temporaries(r.run_dir + "/cka", false);
-    run_cka(r, o);
-  }
-  return true;
+  if (finished(r.run_dir)) return true;
+  note(o.progress,
+       "== " + r.dataset + " / " + r.loss + " / seed " + std::to_string(r.seed) + " -> " + r.run_dir);
+  const bool resume = fs::exists(fs::path(r.run_dir) / "settings.json");
+  const TrainOutcome outcome = train_run(o.train_options(r), resume, lock);
+  if (outcome.status == RunStatus::Interrupted) return false;
+  // A diverged run has written its summary: a result too, recorded; the grid goes on.
+  if (outcome.status == RunStatus::Diverged) warn(outcome.message);
+  return !interrupt_requested();  // a signal after the last step: the run is finished, the grid stops
 }
 
 std::string self_exe() {
@@ -311,7 +277,7 @@ int reproduce(const ReproduceOptions& o) {
   remove_stale_temporaries(o.out, false);
   std::vector<GridRun> todo;
   for (const auto& r : grid)
-    if (!finished(r.run_dir) || !has_cka(r)) todo.push_back(r);
+    if (!finished(r.run_dir)) todo.push_back(r);
   note(o.progress, "reproduce: " + std::to_string(grid.size()) + " runs in this shard, " +
                        std::to_string(grid.size() - todo.size()) + " already done");
   int rc = 0;
@@ -328,6 +294,9 @@ int reproduce(const ReproduceOptions& o) {
     note(ProgressMode::Auto, "reproduce interrupted; run the same command again to continue");
     return rc;
   }
+  // The CKA of each dataset's runs in one pass, on the first of --gpus when there are workers.
+  compare_datasets(
+      grid, o, !o.gpus.empty() && o.gpus.front() >= 0 ? "cuda:" + std::to_string(o.gpus.front()) : o.device);
   collect({o.out}, o.out, o.command_line);
   return 0;
 }

@@ -1,8 +1,8 @@
 // A run folder's JSON as --resume reads it (workflows/json_file.h and TrainOptions: settings.json read and
 // validated with the command line's rules, metrics.jsonl), the run state a last.safetensors carries in
 // its metadata (workflows/checkpoint.h), and cka/cka.json as `reproduce --collect` reads it (its matrix and
-// the claim metrics of cka/claims.h over it). The same bytes go to all three: each parser sees objects,
-// arrays and lines of every shape.
+// the claim metrics of cka/claims.h over it), and compare.json as report.md reads it. The same bytes go to
+// all four: each parser sees objects, arrays and lines of every shape.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -13,6 +13,7 @@
 #include "tests/fuzz/fuzz_support.h"
 #include "workflows/checkpoint.h"
 #include "workflows/cka_runs.h"
+#include "workflows/compare_output.h"
 #include "workflows/json_file.h"
 #include "workflows/train.h"
 
@@ -37,6 +38,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const cka::SquareMatrix m = workflows::cka_matrix_from_json(j, "cka.json");
     cka::depth_decay(m);
     cka::block_index(m);
+  });
+  fuzz::expect_parse_or_error([&] {
+    workflows::compare_summary_from_json(workflows::parse_json_text(text, "compare.json"), "compare.json");
   });
   return 0;
 }
