@@ -42,7 +42,9 @@ void add_forward_command(CLI::App& root) {
                 "batch statistics (running stats updated in memory only) and dropout");
   cmd->add_flag("--no-dropout", o->no_dropout,
                 "with --train-mode: leave dropout out (as torchvision's resnet18)");
-  cmd->add_option("--layers", o->layers, "all | modules | REGEX over the layer names")->capture_default_str();
+  cmd->add_option("--layers", o->layers,
+                  "all | modules | torch_cka (its distinct layers) | REGEX over the layer names")
+      ->capture_default_str();
   cmd->add_option("--device", o->device, "cpu | cuda | cuda:N")->capture_default_str();
   cmd->add_option("--seed", o->seed, "dropout seed with --train-mode")->capture_default_str();
   cmd->callback([o] {
@@ -53,7 +55,11 @@ void add_forward_command(CLI::App& root) {
         load_resnet18(o->checkpoint, dev, o->no_dropout ? std::optional<float>(0.f) : std::nullopt);
     model.set_dropout_state(o->seed, 0);
     model.train(o->train_mode);
-    const std::vector<std::string> layers = select_layers(model.layer_names(), o->layers);
+    // Each layer once (torch_cka's axis repeats layers: its distinct ones are dumped), in the selection's
+    // order.
+    std::vector<std::string> layers;
+    for (const std::string& l : select_layers(model.layer_names(), o->layers))
+      if (std::find(layers.begin(), layers.end(), l) == layers.end()) layers.push_back(l);
     Tensor x = read_input_batch(o->input);
     NamedTensors out;
     NoGrad no_grad;

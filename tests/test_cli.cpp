@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "engine/autograd.h"
 #include "engine/io/atomic_file.h"
@@ -77,6 +79,16 @@ TEST(Cli, ForwardDumpsLogitsAndLayersLikeTheLibrary) {
                 .code,
             0);
   EXPECT_TRUE(test::all_close(read_safetensors(dir + "/o2.safetensors").at("logits"), want, 0, 0));
+  // torch_cka's axis repeats layers (68 rows): each is dumped and listed once.
+  ASSERT_EQ(run("forward --checkpoint " + dir + "/w.safetensors --input " + dir + "/x.npy --out " + dir +
+                "/o3.safetensors --layers torch_cka")
+                .code,
+            0);
+  const TensorFile t = read_safetensors(dir + "/o3.safetensors");
+  const auto listed = nlohmann::json::parse(t.metadata.at("layers")).get<std::vector<std::string>>();
+  EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()).size(), listed.size()) << "no repeats";
+  EXPECT_LT(listed.size(), 68u);
+  EXPECT_EQ(t.tensors.size(), listed.size() + 1);  // + logits
 }
 
 TEST(Cli, EvalWritesTheAccuracyJson) {
