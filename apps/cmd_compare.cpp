@@ -81,7 +81,10 @@ std::vector<ModelSpec> specs_from_runs(const std::vector<std::string>& dirs, std
     run_data = t.data;
     fs::path folder = fs::path(dir).lexically_normal();
     if (folder.filename().empty()) folder = folder.parent_path();  // "runs/x/"
-    out.push_back({safe_name(folder.filename().string()), t.loss, run.best()});
+    // reproduce's runs/{dataset}/{loss}/seed{k}: "seed0" alone would not say which objective.
+    const std::string base = folder.filename().string(), parent = folder.parent_path().filename().string();
+    const bool seed_folder = base.starts_with("seed") && !parent.empty();
+    out.push_back({safe_name(seed_folder ? parent + "-" + base : base), t.loss, run.best()});
   }
   if (data->empty()) {
     *data = data::find_test_dir(run_data);

@@ -27,10 +27,15 @@ MinibatchCka::MinibatchCka(std::vector<std::string> names_a, std::vector<std::st
                            CkaOptions opts)
     : layers_a_(std::move(names_a)), layers_b_(std::move(names_b)), opts_(opts) {
   BIASCKA_CHECK(!layers_a_.empty(), "CKA: no layers to compare");
-  BIASCKA_CHECK(opts_.block_layers == 0 || (layers_b_.empty() && opts_.block_layers > 0 &&
-                                            layers_a_.size() % static_cast<size_t>(opts_.block_layers) == 0),
-                "CKA: blocks of ", opts_.block_layers,
-                " layers need one model with a multiple of that many (", layers_a_.size(), ")");
+  if (!opts_.blocks.empty()) {
+    int64_t sum = 0;
+    for (const int64_t k : opts_.blocks) {
+      BIASCKA_CHECK(k > 0, "CKA: a block of ", k, " layers");
+      sum += k;
+    }
+    BIASCKA_CHECK(layers_b_.empty() && sum == static_cast<int64_t>(layers_a_.size()), "CKA: blocks of ", sum,
+                  " layers need one model with that many (", layers_a_.size(), ")");
+  }
   const size_t lb = cross() ? layers_b_.size() : layers_a_.size();
   if (opts_.bootstrap > 0 && !bootstrap_fits(opts_.bootstrap, layers_a_.size(), lb)) {
     skipped_.push_back(detail::concat("no bootstrap intervals: ", opts_.bootstrap, " replicates of ",
@@ -91,7 +96,7 @@ void MinibatchCka::schedule(const BatchLayers& a, const BatchLayers* b) {
   const int64_t rows_a = std::min(rows, la);
   // One model: slot B holds a later group only when the layers do not all fit.
   const int64_t rows_b = b ? std::min(rows, lb) : (all_fit ? 0 : rows_a);
-  if (!b && opts_.block_layers > 0) return schedule_blocks(a, all_fit);
+  if (!b && !opts_.blocks.empty()) return schedule_blocks(a, all_fit);
   backend_->reserve(rows_a, rows_b);
   if (!b) {
     for (int64_t p0 = 0; p0 < la; p0 += rows) {
@@ -121,25 +126,33 @@ void MinibatchCka::schedule(const BatchLayers& a, const BatchLayers* b) {
 }
 
 void MinibatchCka::schedule_blocks(const BatchLayers& a, bool all_fit) {
-  const int64_t la = static_cast<int64_t>(layers_a_.size()), block = opts_.block_layers;
-  const size_t row_bytes = backend_->row_bytes(a.samples());
+  const std::vector<int64_t>& sizes = opts_.blocks;
+  std::vector<int64_t> start = {0};  // block k is layers [start[k], start[k + 1])
+  for (const int64_t k : sizes) start.push_back(start.back() + k);
   // Groups of whole blocks: every layer, or as many blocks as half the budget holds (at least one).
-  const int64_t fit = static_cast<int64_t>(backend_->gram_budget() / (2 * row_bytes)) / block * block;
-  const int64_t rows = all_fit ? la : std::max(block, fit);
-  backend_->reserve(rows, all_fit ? 0 : rows);
-  for (int64_t g0 = 0; g0 < la; g0 += rows) {
-    const int64_t cg = std::min(rows, la - g0);
-    backend_->build(GramSlot::A, a, g0, cg);
-    for (int64_t p0 = g0; p0 < g0 + cg; p0 += block) {
-      backend_->pair_products(p0, block, p0, block, PairBlock::Diagonal);
-      if (p0 + block < g0 + cg)
-        backend_->pair_products(p0, block, p0 + block, g0 + cg - p0 - block, PairBlock::MirroredInA);
+  const int64_t fit =
+      all_fit ? start.back()
+              : static_cast<int64_t>(backend_->gram_budget() / (2 * backend_->row_bytes(a.samples())));
+  std::vector<size_t> group = {0};  // group g is blocks [group[g], group[g + 1])
+  for (size_t k = 0; k < sizes.size(); ++k)
+    if (k > group.back() && start[k + 1] - start[group.back()] > fit) group.push_back(k);
+  group.push_back(sizes.size());
+  int64_t rows = 0;
+  for (size_t g = 0; g + 1 < group.size(); ++g) rows = std::max(rows, start[group[g + 1]] - start[group[g]]);
+  backend_->reserve(rows, group.size() > 2 ? rows : 0);
+  for (size_t g = 0; g + 1 < group.size(); ++g) {
+    const int64_t g0 = start[group[g]], g1 = start[group[g + 1]];
+    backend_->build(GramSlot::A, a, g0, g1 - g0);
+    for (size_t k = group[g]; k < group[g + 1]; ++k) {
+      backend_->pair_products(start[k], sizes[k], start[k], sizes[k], PairBlock::Diagonal);
+      if (start[k + 1] < g1)
+        backend_->pair_products(start[k], sizes[k], start[k + 1], g1 - start[k + 1], PairBlock::MirroredInA);
     }
-    for (int64_t h0 = g0 + cg; h0 < la; h0 += rows) {
-      const int64_t ch = std::min(rows, la - h0);
-      backend_->build(GramSlot::B, a, h0, ch);
-      for (int64_t p0 = g0; p0 < g0 + cg; p0 += block)
-        backend_->pair_products(p0, block, h0, ch, PairBlock::Mirrored);
+    for (size_t h = g + 1; h + 1 < group.size(); ++h) {
+      const int64_t h0 = start[group[h]], h1 = start[group[h + 1]];
+      backend_->build(GramSlot::B, a, h0, h1 - h0);
+      for (size_t k = group[g]; k < group[g + 1]; ++k)
+        backend_->pair_products(start[k], sizes[k], h0, h1 - h0, PairBlock::Mirrored);
     }
   }
 }

@@ -73,7 +73,7 @@ class MinibatchCka {
  private:
   // This batch's pair (and, two models, self) values of every layer group, on the backend.
   void schedule(const BatchLayers& a, const BatchLayers* b);
-  // One model in blocks (CkaOptions::block_layers).
+  // One model in blocks (CkaOptions::blocks).
   void schedule_blocks(const BatchLayers& a, bool all_fit);
 
   std::vector<std::string> layers_a_, layers_b_;

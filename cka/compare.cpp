@@ -75,17 +75,21 @@ BatchHistory block_history(const BatchHistory& h, size_t total, const std::vecto
   return out;
 }
 
-Tensor layer_model_matrices(const Tensor& stacked, int64_t models, int64_t layers, int64_t block) {
+Tensor layer_model_matrices(const Tensor& stacked, const std::vector<std::vector<size_t>>& rows) {
   const Tensor m = stacked.to_dtype(DType::F64);
-  BIASCKA_CHECK(block >= layers && m.dim() == 2 && m.size(0) == models * block && m.size(1) == models * block,
-                "CKA compare: the stacked matrix does not hold ", models, " blocks of ", block, " layers");
-  const int64_t total = m.size(1);
+  BIASCKA_CHECK(m.dim() == 2 && m.size(0) == m.size(1) && !rows.empty(), "CKA compare: not a stacked matrix");
+  const auto models = static_cast<int64_t>(rows.size()), layers = static_cast<int64_t>(rows[0].size());
+  const auto total = static_cast<size_t>(m.size(1));
+  for (const std::vector<size_t>& r : rows)
+    for (const size_t i : r)
+      BIASCKA_CHECK(r.size() == rows[0].size() && i < total, "CKA compare: rows outside the stacked matrix");
   std::vector<double> v(static_cast<size_t>(layers * models * models));
   for (int64_t l = 0; l < layers; ++l)
     for (int64_t a = 0; a < models; ++a)
       for (int64_t b = 0; b < models; ++b)
         v[static_cast<size_t>((l * models + a) * models + b)] =
-            m.data<double>()[(a * block + l) * total + b * block + l];
+            m.data<double>()[rows[static_cast<size_t>(a)][static_cast<size_t>(l)] * total +
+                             rows[static_cast<size_t>(b)][static_cast<size_t>(l)]];
   return Tensor::from_vector(v, {layers, models, models});
 }
 

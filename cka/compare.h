@@ -1,7 +1,7 @@
 #pragma once
 // Many models in one CKA matrix (`biascka compare`). The models' layers are stacked into one accumulator of
-// M * (L + P) layers: model m's block is its L layers then the P label probes (the probes' rows repeat in
-// every block, a cheap Gram each), so model m's layer l is row m * (L + P) + l. One pass over the data gives,
+// blocks: model m's block is its L_m layers then the P label probes (the probes' rows repeat in every block,
+// a cheap Gram each). One pass over the data gives,
 // from the stacked products of each batch, every model's own all-pairs matrix (its diagonal block),
 // every cross-model matrix (an off-diagonal block) and, per layer, the model x model matrix (the same layer
 // across models). What is read from that stacked matrix lives here:
@@ -10,8 +10,8 @@
 // - the per-layer model x model matrices, and their averages over groups of models (an objective's seeds):
 //   CKA between groups g != h is the mean over the pairs (a in g, b in h); within a group, the mean over its
 //   pairs of distinct models: the seed noise floor, against which a difference between objectives is read.
-// Numerics: with CkaOptions::block_layers = L + P each model's diagonal block comes from a symmetric product
-// of exactly its rows, so on the CPU a model's own matrix, probes and intervals are bit for bit what
+// Numerics: with CkaOptions::blocks = the models' L_m + P each model's diagonal block comes from a symmetric
+// product of exactly its rows, so on the CPU a model's own matrix, probes and intervals are bit for bit what
 // `biascka cka` gives for it alone. A cross-model block holds the same float64 sums as `cka --checkpoint-b`
 // but from another BLAS product (and its self terms from the diagonal blocks rather than from row dots):
 // equal to float64 rounding.
@@ -28,9 +28,6 @@ namespace biascka::cka {
 
 // The stacked accumulator's name of model m's layer ("MODEL/LAYER"), and the stacked row of it.
 std::string stacked_layer_name(const std::string& model, const std::string& layer);
-// `block`: rows per model (its layers and the probes).
-inline size_t stacked_row(size_t model, size_t layer, size_t block) { return model * block + layer; }
-
 // The report of rows x cols of a one-model report `stacked` (its matrix, intervals and probe rows are not
 // touched: intervals are left out, they need the block's own bootstrap), named `layers` and `layers_b`. The
 // counts, settings, timing and warnings are the stacked report's. `cross_model` as the block is.
@@ -43,8 +40,8 @@ CkaReport block_report(const CkaReport& stacked, const std::vector<size_t>& rows
 BatchHistory block_history(const BatchHistory& h, size_t total, const std::vector<size_t>& rows);
 
 // F64 [layers, models, models]: CKA of layer l of model a with layer l of model b, from the stacked F64
-// matrix of `models` blocks of `block` >= layers rows.
-Tensor layer_model_matrices(const Tensor& stacked, int64_t models, int64_t layers, int64_t block);
+// matrix; rows[m][l] is model m's row of layer l.
+Tensor layer_model_matrices(const Tensor& stacked, const std::vector<std::vector<size_t>>& rows);
 
 // Per layer, CKA averaged over groups of models (group_of[m] is model m's group, e.g. its objective).
 struct GroupSimilarity {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/device.h"
 
@@ -45,11 +46,11 @@ struct CkaOptions {
   // Keep every committed batch's values without a bootstrap of the whole matrix: `compare` bootstraps blocks
   // of its stacked matrix (each model's own layers) from them.
   bool keep_batches = false;
-  // One model only: the layers are consecutive blocks of this many (0: one block), and each block's pairs
-  // with itself come from one symmetric product of exactly its rows, so a block's values are bit for bit
-  // those of its layers computed alone (`compare`: a block is one model's layers and its probes). Layer
-  // groups then hold whole blocks (at least one, whatever gram_memory says).
-  int64_t block_layers = 0;
+  // One model only: the layers are consecutive blocks of these sizes (summing to the layers; empty: one
+  // block), and each block's pairs with itself come from one symmetric product of exactly its rows, so a
+  // block's values are bit for bit those of its layers computed alone (`compare`: a block is one model's
+  // layers and its probes). Layer groups then hold whole blocks (at least one, whatever gram_memory says).
+  std::vector<int64_t> blocks;
 };
 
 // Whether the backend keeps every committed batch's values (a bootstrap, or keep_batches).

@@ -168,7 +168,7 @@ TEST_P(CkaOnDevice, LayerGroupsGiveTheSameMatrix) {
   }
 }
 
-// CkaOptions::block_layers (compare's stacking): each block's values are those of its layers alone (the
+// CkaOptions::blocks (compare's stacking): each block's values are those of its layers alone (the
 // same symmetric product of the same rows: exact on the CPU), the whole matrix as without blocks, and a
 // budget for one block at a time changes nothing.
 TEST_P(CkaOnDevice, BlocksGiveEachBlockItsOwnValues) {
@@ -176,24 +176,28 @@ TEST_P(CkaOnDevice, BlocksGiveEachBlockItsOwnValues) {
   std::vector<Tensor> l;
   for (uint64_t i = 0; i < 6; ++i) l.push_back(gaussian({n, int64_t(3 + 2 * i)}, 40 + i));
   l[4] = scaled(l[0], 3.f);  // a pair across blocks with CKA 1
-  for (cka::Estimator e : kCkaEstimators) {
-    SCOPED_TRACE(cka::estimator_name(e));
-    cka::CkaOptions blocks = options(e);
-    blocks.block_layers = 3;
-    const Tensor whole = minibatch(l, 16, options(e)).matrix, m = minibatch(l, 16, blocks).matrix;
-    EXPECT_TRUE(matrices_near(m, whole, GetParam().groups));
-    EXPECT_NEAR(at(m, 0, 4), 1.0, GetParam().invariance);
-    for (int64_t b0 : {int64_t{0}, int64_t{3}}) {
-      const Tensor alone = minibatch({l.begin() + b0, l.begin() + b0 + 3}, 16, options(e)).matrix;
-      for (int64_t i = 0; i < 3; ++i)
-        for (int64_t j = 0; j < 3; ++j)
-          EXPECT_NEAR(at(m, b0 + i, b0 + j), at(alone, i, j), GetParam().shape) << b0 << " " << i << " " << j;
+  for (cka::Estimator e : kCkaEstimators)
+    for (const std::vector<int64_t>& sizes : {std::vector<int64_t>{3, 3}, std::vector<int64_t>{2, 1, 3}}) {
+      SCOPED_TRACE(std::string(cka::estimator_name(e)) + " blocks of " + std::to_string(sizes[0]));
+      cka::CkaOptions blocks = options(e);
+      blocks.blocks = sizes;
+      const Tensor whole = minibatch(l, 16, options(e)).matrix, m = minibatch(l, 16, blocks).matrix;
+      EXPECT_TRUE(matrices_near(m, whole, GetParam().groups));
+      EXPECT_NEAR(at(m, 0, 4), 1.0, GetParam().invariance);
+      int64_t b0 = 0;
+      for (const int64_t size : sizes) {
+        const Tensor alone = minibatch({l.begin() + b0, l.begin() + b0 + size}, 16, options(e)).matrix;
+        for (int64_t i = 0; i < size; ++i)
+          for (int64_t j = 0; j < size; ++j)
+            EXPECT_NEAR(at(m, b0 + i, b0 + j), at(alone, i, j), GetParam().shape)
+                << b0 << " " << i << " " << j;
+        b0 += size;
+      }
+      blocks.gram_memory = 1;  // one block per group
+      EXPECT_TRUE(matrices_near(minibatch(l, 16, blocks).matrix, m, GetParam().groups));
+      blocks.blocks = {4, 4};  // 6 layers are not blocks of 4 and 4
+      EXPECT_THROW(minibatch(l, 16, blocks), Error);
     }
-    blocks.gram_memory = 1;  // one block per group
-    EXPECT_TRUE(matrices_near(minibatch(l, 16, blocks).matrix, m, GetParam().groups));
-    blocks.block_layers = 4;  // 6 layers are not blocks of 4
-    EXPECT_THROW(minibatch(l, 16, blocks), Error);
-  }
 }
 
 TEST_P(CkaOnDevice, ZeroVarianceLayerIsNanWithAWarning) {

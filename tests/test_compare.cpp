@@ -165,6 +165,35 @@ TEST(Compare, ASmallGramBudgetRunsModelsAgainWithTheSameResult) {
   for (size_t m = 0; m < 3; ++m) expect_near(grouped.own[m].matrix, all.own[m].matrix, "grouped own", 0);
 }
 
+// The NLL objective's network has one more layer (its LogSoftmax): its own matrix has it, the model x model
+// matrices are over the layers all models share.
+TEST(Compare, ModelsWithDifferentLayersShareTheCommonOnes) {
+  data::Loader loader = split_loader("compare_nll", 10);
+  ResNet18Config nll_head;
+  nll_head.log_softmax_head = true;
+  ResNet18 a({}, 1), nll(nll_head, 2);
+  ASSERT_EQ(nll.layer_names().size(), a.layer_names().size() + 1);
+  std::vector<workflows::ComparedModel> models = {{"nll", "nll", "", &nll, 0}, {"sce", "sce", "", &a, 0}};
+  workflows::CompareOptions o = quiet_options();
+  o.probes = {"bias"};
+  const workflows::CompareResult r = workflows::compare_models(models, loader, o);
+  EXPECT_EQ(r.layers, a.layer_names()) << "model 0's layers that every model has";
+  EXPECT_EQ(r.own[0].layers, nll.layer_names());
+  EXPECT_EQ(r.layer_models.shape(), (Shape{69, 2, 2}));
+  workflows::CkaModelOptions co;
+  co.progress = workflows::ProgressMode::Quiet;
+  co.probes = o.probes;
+  for (size_t m = 0; m < 2; ++m) {
+    const cka::CkaReport want = workflows::cka_of_models(*models[m].model, nullptr, loader, co);
+    expect_near(r.own[m].matrix, want.matrix, models[m].name, 0);
+    expect_near(r.own[m].probes.value, want.probes.value, models[m].name + " probes", 0);
+  }
+  const cka::CkaReport cross = workflows::pair_report(r, 0, 1);
+  EXPECT_EQ(cross.matrix.shape(), (Shape{70, 69}));
+  co.probes.clear();  // one model only
+  expect_near(cross.matrix, workflows::cka_of_models(nll, &a, loader, co).matrix, "cross");
+}
+
 TEST(Compare, RefusesModelsItCannotStack) {
   data::Loader loader = split_loader("compare_refuses", 10);
   ResNet18 a({}, 1), b({}, 2);
@@ -179,12 +208,12 @@ TEST(Compare, RefusesModelsItCannotStack) {
 
 TEST(CompareMath, GroupAndStageMeansByHand) {
   // Two layers, four models in groups x, x, y, y.
-  const std::vector<double> v = {                   // layer 0
-                                 1, 0.9, 0.5, 0.7,  //
-                                 0.9, 1, 0.6, 0.8,  //
-                                 0.5, 0.6, 1, 0.4,  //
-                                 0.7, 0.8, 0.4, 1,  //
-                                                    // layer 1: a NaN pair is left out of the means
+  const std::vector<double> v = {                    // layer 0
+                                 1, 0.9, 0.5, 0.7,   //
+                                 0.9, 1, 0.6, 0.8,   //
+                                 0.5, 0.6, 1, 0.4,   //
+                                 0.7, 0.8, 0.4, 1,   //
+                                                     // layer 1: a NaN pair is left out of the means
                                  1, kNan, 0.2, 0.2,  //
                                  kNan, 1, 0.2, 0.2,  //
                                  0.2, 0.2, 1, 0.6,   //

@@ -39,7 +39,11 @@ struct CompareOptions {
 
 struct CompareResult {
   std::vector<ComparedModel> models;
-  std::vector<std::string> layers;  // each model's layers (row labels: axis labels applied)
+  // The layers every model has (model 0's order; row labels, axis labels applied): what layer_models and
+  // the groups are over. A model may have more (nll's network ends in one more layer).
+  std::vector<std::string> layers;
+  std::vector<std::vector<std::string>> model_layers;  // each model's own layers (labels)
+  std::vector<size_t> block_first;                     // each model's first row in the stacked matrix
   cka::CkaReport stacked;           // the models' blocks (layers, then probes): one report of them all
   std::vector<cka::CkaReport> own;  // each model's own matrix, probes and intervals, as `biascka cka` gives
   Tensor layer_models;              // F64 [layers, models, models]
@@ -48,7 +52,7 @@ struct CompareResult {
   int64_t forward_passes = 0;       // model forward passes run (models x batches when the Grams fit)
 };
 
-// Throws before any work when the models do not share the selected layers, or the options cannot be met.
+// Throws before any work when the models share no selected layer, or the options cannot be met.
 CompareResult compare_models(const std::vector<ComparedModel>& models, data::Loader& loader,
                              const CompareOptions& opts);
 
