@@ -4,9 +4,10 @@
 // over the probe images (cka_of_models, to 1e-12) and a layer against itself with unchanged weights is
 // exactly 1; a resume whose validation split gives another probe set is a one-line error; the options'
 // rules in settings.json.
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
