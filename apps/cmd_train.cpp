@@ -54,6 +54,16 @@ void add_train_command(CLI::App& root) {
   cmd->add_option("--stem", o->stem, "imagenet (torchvision's 7x7/2 + max-pool) | cifar (3x3/1)")
       ->capture_default_str();
   add_image_options(cmd, &o->normalization, &o->image_size, &o->workers);
+  cmd->add_option("--cka-every", o->cka_every,
+                  "CKA over training every K epochs and at initialisation (0: off): RUN/cka/, "
+                  "RUN/cka_over_training.png")
+      ->capture_default_str();
+  cmd->add_option("--cka-samples", o->cka_samples,
+                  "CKA probe set: the first N validation images in name order (all when fewer)")
+      ->capture_default_str();
+  cmd->add_option("--cka-layers", o->cka_layers,
+                  "all | modules | torch_cka | REGEX (as biascka cka --layers)")
+      ->capture_default_str();
   cmd->add_option("--threads", *threads, "CPU compute threads (0: cores)")->capture_default_str();
   cmd->add_flag(
       "--no-cuda-graph", [o](int64_t) { o->cuda_graph = false; }, "run every GPU step eagerly (debugging)");

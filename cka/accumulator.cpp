@@ -75,12 +75,15 @@ void MinibatchCka::add_batch(int64_t n, const LayerSource& a, const LayerSource*
                                       min_batch(opts_.estimator)));
     return;
   }
+  kept_ok_ = false;
+  kept_ = Tensor();  // a new tensor per batch: one handed out before stays as it was
   const BatchLayers la(a, layers_a_, n);
   const BatchLayers lb(cross() ? *b : a, layers_b(), n);
   backend_->begin_batch(n);
   const BatchEnd end{*backend_};
   schedule(la, cross() ? &lb : nullptr);
   backend_->commit();  // only a batch that got here is added
+  kept_ok_ = keep_ > 0;
   ++batches_;
   samples_ += n;
 }
@@ -102,6 +105,7 @@ void MinibatchCka::schedule(const BatchLayers& a, const BatchLayers* b) {
     for (int64_t p0 = 0; p0 < la; p0 += rows) {
       const int64_t cp = std::min(rows, la - p0);
       backend_->build(GramSlot::A, a, p0, cp);
+      if (p0 < keep_) backend_->keep_rows(GramSlot::A, std::min(cp, keep_ - p0), p0, keep_, kept_);
       backend_->pair_products(p0, cp, p0, cp, PairBlock::Diagonal);
       for (int64_t q0 = p0 + cp; q0 < la; q0 += rows) {
         const int64_t cq = std::min(rows, la - q0);
@@ -143,6 +147,7 @@ void MinibatchCka::schedule_blocks(const BatchLayers& a, bool all_fit) {
   for (size_t g = 0; g + 1 < group.size(); ++g) {
     const int64_t g0 = start[group[g]], g1 = start[group[g + 1]];
     backend_->build(GramSlot::A, a, g0, g1 - g0);
+    if (g0 < keep_) backend_->keep_rows(GramSlot::A, std::min(g1 - g0, keep_ - g0), g0, keep_, kept_);
     for (size_t k = group[g]; k < group[g + 1]; ++k) {
       backend_->pair_products(start[k], sizes[k], start[k], sizes[k], PairBlock::Diagonal);
       if (start[k + 1] < g1)
@@ -155,6 +160,27 @@ void MinibatchCka::schedule_blocks(const BatchLayers& a, bool all_fit) {
         backend_->pair_products(start[k], sizes[k], h0, h1 - h0, PairBlock::Mirrored);
     }
   }
+}
+
+void MinibatchCka::keep_grams(int64_t layers) {
+  BIASCKA_CHECK(!cross() && layers >= 0 && layers <= static_cast<int64_t>(layers_a_.size()),
+                "CKA: Grams are kept for 0 to ", layers_a_.size(), " layers of one model, not ", layers);
+  keep_ = layers;
+  kept_ok_ = false;
+}
+
+std::vector<double> MinibatchCka::row_cka(const Tensor& a, const Tensor& b) const {
+  check_kept_pair(a, b);
+  // b in a's precision and place (rows read back from a file, or kept on another device).
+  const Tensor c =
+      b.dtype() == a.dtype() ? b.to(a.device()) : b.to(Device::cpu()).to_dtype(a.dtype()).to(a.device());
+  const std::vector<double> ab = backend_->row_products(a, c), aa = backend_->row_products(a, a),
+                            bb = backend_->row_products(c, c);
+  std::vector<double> out(ab.size());
+  for (size_t r = 0; r < out.size(); ++r)
+    out[r] =
+        aa[r] > 0 && bb[r] > 0 ? ab[r] / std::sqrt(aa[r] * bb[r]) : std::numeric_limits<double>::quiet_NaN();
+  return out;
 }
 
 Tensor MinibatchCka::hsic_sums() const {

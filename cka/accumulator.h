@@ -55,6 +55,17 @@ class MinibatchCka {
   void add_batch(const std::vector<Tensor>& a, const std::vector<Tensor>* b = nullptr);
   void add_batch(int64_t n, const LayerSource& a, const LayerSource* b = nullptr);
 
+  // One model: from the next batch on, also keep each batch's packed centred Grams of layers [0, layers) on
+  // the backend (copied out as the schedule builds them, whatever the layer groups; 0: keep none). After a
+  // batch, kept_grams() is that batch's [layers, packed_size(n)] (backend.h, keep_rows: F64 on the CPU, F32
+  // on a GPU), undefined when no batch has been committed since.
+  void keep_grams(int64_t layers);
+  const Tensor& kept_grams() const { return kept_ok_ ? kept_ : no_grams_; }
+  // Per row r, CKA(a_r, b_r) = <a_r, b_r> / sqrt(<a_r, a_r> <b_r, b_r>) of two sets of kept Grams of the same
+  // layers over the same samples (each layer against itself at two times), the dots in float64 on this
+  // accumulator's backend; NaN where a row is all zero. Bitwise equal rows give exactly 1.
+  std::vector<double> row_cka(const Tensor& a, const Tensor& b) const;
+
   int64_t batches() const { return batches_; }
   int64_t samples() const { return samples_; }
   // Sum over batches of HSIC for every pair (F64 [La, Lb]) and of each layer with itself (F64 [La], [Lb]).
@@ -82,6 +93,9 @@ class MinibatchCka {
   std::unique_ptr<CkaBackend> backend_;
   int64_t batches_ = 0, samples_ = 0;
   std::vector<std::string> skipped_;  // warnings: skipped batches, a bootstrap turned off
+  int64_t keep_ = 0;                  // keep_grams
+  Tensor kept_, no_grams_;
+  bool kept_ok_ = false;
 };
 
 }  // namespace biascka::cka

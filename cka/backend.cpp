@@ -11,6 +11,12 @@ Tensor BatchLayers::layer(int64_t i) const {
   return x;
 }
 
+void check_kept_pair(const Tensor& a, const Tensor& b) {
+  BIASCKA_CHECK(a.defined() && b.defined() && a.dim() == 2 && b.shape() == a.shape(),
+                "CKA: kept Gram rows of different shapes (", a.defined() ? shape_str(a.shape()) : "none",
+                " and ", b.defined() ? shape_str(b.shape()) : "none", ")");
+}
+
 std::unique_ptr<CkaBackend> make_backend(const CkaOptions& options, int64_t layers_a, int64_t layers_b) {
   switch (options.device.type) {
     case DeviceType::CPU:

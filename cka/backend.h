@@ -7,6 +7,8 @@
 // - CPU (backend_cpu.cpp): float32 Grams centred into float64 rows, float64 BLAS products.
 // - CUDA (backend_cuda.cpp, CUDA builds only): float32 rows on the device, products on the device's side
 //   stream overlapping the next forward pass (CkaOptions::overlap), sums in float64 on the device.
+// Both can keep a batch's rows past it and dot them row by row with rows kept earlier (keep_rows,
+// row_products): the CKA of each layer with itself at another time, without keeping activations.
 // make_backend is the one place that knows which devices exist.
 #include <cstddef>
 #include <cstdint>
@@ -105,12 +107,25 @@ class CkaBackend {
   // model A's (slot A) or model B's (slot B) self terms.
   virtual void self_products(GramSlot slot, int64_t first, int64_t count) = 0;
 
+  // Kept Gram rows, for the CKA of a layer with itself at another time over the same samples (a training
+  // run's evaluations, cka_over_training): rows [0, count) of `slot` (as built for the current batch) copied
+  // into rows first.. of `kept`, a [total, packed_size(n)] tensor on this backend's device in the rows' own
+  // precision (F64 on the CPU, F32 on a GPU), made here when it is undefined or of another shape. The copy
+  // is finished when this returns (the tensor may be read at once, on any stream).
+  virtual void keep_rows(GramSlot slot, int64_t count, int64_t first, int64_t total, Tensor& kept) = 0;
+  // <a_r, b_r> in float64 for every row r of two [rows, m] tensors of kept rows (b in any float dtype, on any
+  // device: converted to a's first). Waits for the result.
+  virtual std::vector<double> row_products(const Tensor& a, const Tensor& b) = 0;
+
   // Waits for queued work; the sums over committed batches, and where the time went so far.
   virtual HsicSums sums() = 0;
   // Waits for queued work; the values of every committed batch (empty unless keeps_batches(options)).
   virtual BatchHistory history() = 0;
   virtual const CkaTiming& timing() = 0;
 };
+
+// Both arguments of row_products: defined [rows, m] tensors of the same shape; throws otherwise.
+void check_kept_pair(const Tensor& a, const Tensor& b);
 
 // The backend for `options.device` (the RBF kernel always runs on the CPU); layers_b 0: one model's layers
 // against themselves. Throws a one-line error for a device this build or machine cannot use.

@@ -1,7 +1,9 @@
 // The CPU backend of minibatch CKA: per layer a float32 Gram (gram.h: centred features, BLAS product or the
 // RBF kernel) centred into a packed float64 row (centering.h); the pair products of two groups of rows as one
 // float64 BLAS product (hsic.h; one model's diagonal block one symmetric product), scaled by the batch's
-// 1/(n(n-3)) or 1/(n-1)^2; the self terms as float64 row dots; float64 sums.
+// 1/(n(n-3)) or 1/(n-1)^2; the self terms as float64 row dots; float64 sums. Kept rows: float64 [rows, m]
+// tensors, dotted row by row in float64 (sequential sums).
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -101,6 +103,30 @@ class CpuBackend final : public CkaBackend {
       for (int64_t j = 0; j < m_; ++j) s += row[j] * row[j];
       self[static_cast<size_t>(first + r)] = 2.0 * s * scale_;
     }
+  }
+
+  void keep_rows(GramSlot slot, int64_t count, int64_t first, int64_t total, Tensor& kept) override {
+    if (!kept.defined() || kept.dtype() != DType::F64 || kept.device() != Device::cpu() || kept.dim() != 2 ||
+        kept.size(0) != total || kept.size(1) != m_)
+      kept = Tensor::empty({total, m_}, DType::F64);
+    BIASCKA_CHECK(first >= 0 && count >= 0 && first + count <= total, "CKA: kept rows ", first, "..",
+                  first + count, " outside ", total);
+    const std::vector<double>& g = rows(slot);
+    std::copy(g.begin(), g.begin() + count * m_, kept.data<double>() + first * m_);
+  }
+
+  std::vector<double> row_products(const Tensor& a, const Tensor& b) override {
+    check_kept_pair(a, b);
+    const Tensor x = a.to(Device::cpu()).to_dtype(DType::F64), y = b.to(Device::cpu()).to_dtype(DType::F64);
+    const int64_t rows = x.size(0), m = x.size(1);
+    std::vector<double> out(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+      const double *p = x.data<double>() + r * m, *q = y.data<double>() + r * m;
+      double s = 0;
+      for (int64_t j = 0; j < m; ++j) s += p[j] * q[j];
+      out[static_cast<size_t>(r)] = s;
+    }
+    return out;
   }
 
   HsicSums sums() override {

@@ -6,7 +6,10 @@
 //   chunk results summed in float64 with the batch's 2/(n(n-3)) or 2/(n-1)^2 into the batch's HSIC matrix;
 //   with one model the diagonal block is made exactly symmetric, with two each row's product with itself
 //   (float64) gives the self terms;
-// - at commit, float64 sums on the device.
+// - at commit, float64 sums on the device;
+// - kept rows (keep_rows): a batch's rows copied out unpadded into a float32 [rows, m] tensor; row_products
+//   dots two such tensors row by row in float64 (cka_row_products, the self terms' kernel). Both
+//   synchronise the side stream: they serve a rare evaluation, not the streaming loop.
 // A Gram row is packed_size(n) floats rounded up to whole column chunks (zero past packed_size: the chunked
 // product reads them); the layer groups are planned under the smaller of CkaOptions::gram_memory and half the
 // device memory available.
@@ -229,6 +232,39 @@ class CudaBackend final : public CkaBackend {
   void self_products(GramSlot slot, int64_t first, int64_t count) override {
     DeviceArena& self = slot == GramSlot::A ? batch_self_a_ : batch_self_b_;
     cuda::cka_row_dots(arena(slot).as<float>(), count, m_, row_, scale_, self.as<double>() + first, stream_);
+  }
+
+  void keep_rows(GramSlot slot, int64_t count, int64_t first, int64_t total, Tensor& kept) override {
+    cuda::set_device(dev_);
+    if (!kept.defined() || kept.dtype() != DType::F32 || kept.device() != o_.device || kept.dim() != 2 ||
+        kept.size(0) != total || kept.size(1) != m_)
+      kept = Tensor::empty({total, m_}, DType::F32, o_.device);
+    BIASCKA_CHECK(first >= 0 && count >= 0 && first + count <= total, "CKA: kept rows ", first, "..",
+                  first + count, " outside ", total);
+    follow_main_stream();  // a fresh block may still be in use by queued main-stream work
+    const size_t width = static_cast<size_t>(m_) * sizeof(float);
+    BIASCKA_CUDA_CHECK(cudaMemcpy2DAsync(kept.data<float>() + first * m_, width, arena(slot).as<float>(),
+                                         static_cast<size_t>(row_) * sizeof(float), width,
+                                         static_cast<size_t>(count), cudaMemcpyDeviceToDevice, stream_));
+    BIASCKA_CUDA_CHECK(cudaStreamSynchronize(stream_));  // the tensor's readers use the main stream
+  }
+
+  std::vector<double> row_products(const Tensor& a, const Tensor& b) override {
+    check_kept_pair(a, b);
+    BIASCKA_CHECK(a.dtype() == DType::F32 && a.device() == o_.device, "CKA on ", o_.device.str(),
+                  ": kept Gram rows must be float32 on that device");
+    cuda::set_device(dev_);
+    const Tensor y =
+        b.dtype() == DType::F32 ? b.to(o_.device) : b.to(Device::cpu()).to_dtype(DType::F32).to(o_.device);
+    const int64_t rows = a.size(0), m = a.size(1);
+    DeviceArena out(dev_);
+    out.reserve(static_cast<size_t>(rows) * sizeof(double), stream_);
+    follow_main_stream();  // y's upload, and the fresh block
+    cuda::cka_row_products(a.data<float>(), m, y.data<float>(), m, rows, m, 1.0, out.as<double>(), stream_);
+    std::vector<double> host(static_cast<size_t>(rows));
+    download(host, out);
+    BIASCKA_CUDA_CHECK(cudaStreamSynchronize(stream_));  // before `out` and `y` are released
+    return host;
   }
 
   HsicSums sums() override {

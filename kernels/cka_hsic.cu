@@ -1,6 +1,7 @@
 // The all-pairs HSIC step's small kernels (CPU twin: cka/hsic.cpp packed_products and the accumulator's
 // per-batch bookkeeping): the chunked products of packed Gram rows (cuBLAS, in cka/) summed into float64
-// HSIC values, each row's product with itself, and the per-batch sums added to the running ones.
+// HSIC values, each row's product with itself (or with the same row of other Grams), and the per-batch sums
+// added to the running ones.
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 #include "kernels/launch.cuh"
@@ -26,14 +27,15 @@ __global__ void record_products_kernel(const float* p, int64_t chunks, int64_t c
   }
 }
 
-__global__ void row_dots_kernel(const float* g, int64_t m, int64_t ld, double scale, double* out) {
+// One block per row r: scale * sum_j a[r][j] * b[r][j] in float64 (b == a: the row's square norm).
+__global__ void row_dots_kernel(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t m,
+                                double scale, double* out) {
   __shared__ double red[kRowDotThreads];
-  const float* row = g + static_cast<int64_t>(blockIdx.x) * ld;
+  const float* ra = a + static_cast<int64_t>(blockIdx.x) * lda;
+  const float* rb = b + static_cast<int64_t>(blockIdx.x) * ldb;
   double s = 0;
-  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-    const double v = row[j];
-    s += v * v;
-  }
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x)
+    s += static_cast<double>(ra[j]) * static_cast<double>(rb[j]);
   red[threadIdx.x] = s;
   __syncthreads();
   for (int w = blockDim.x / 2; w > 0; w >>= 1) {
@@ -58,9 +60,14 @@ void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb,
 
 void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
                   cudaStream_t s) {
+  cka_row_products(g, ld, g, ld, rows, m, scale, out, s);
+}
+
+void cka_row_products(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t rows, int64_t m,
+                      double scale, double* out, cudaStream_t s) {
   if (rows == 0) return;
-  launch("cka_row_dots", row_dots_kernel, static_cast<unsigned>(rows), kRowDotThreads, 0, s, g, m, ld, scale,
-         out);
+  launch("cka_row_dots", row_dots_kernel, static_cast<unsigned>(rows), kRowDotThreads, 0, s, a, lda, b, ldb,
+         m, scale, out);
 }
 
 void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t s) {

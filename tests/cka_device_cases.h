@@ -4,7 +4,8 @@
 // emulation). Exact self-similarity and symmetry, invariance to orthogonal maps and isotropic scaling (and
 // not to a generic invertible map), the cross-model matrix against the joint one, layer groups under a small
 // memory budget, zero-variance layers, short batches and errors that leave the sums unchanged; the batches
-// kept for the bootstrap and its intervals, a one-hot label (probe) layer; the numpy reference file.
+// kept for the bootstrap and its intervals, a one-hot label (probe) layer; the numpy reference file; Gram
+// rows kept past a batch and each layer's CKA with itself at another time (row_cka).
 //
 // Tolerances (CkaDevice), on CKA values. The CPU multiplies the same float64 rows in every grouping: the
 // cross-model block equals the joint matrix's to 1e-12 and layer groups the single group's to 1e-13 (BLAS
@@ -24,6 +25,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cka/accumulator.h"
@@ -379,6 +381,63 @@ TEST_P(CkaOnDevice, KeptBatchesAndIntervalsMatchTheCpu) {
     }
   cka::CkaOptions plain = options(cka::Estimator::Unbiased);
   EXPECT_THROW(run(plain, nullptr).batch_history(), Error);  // nothing kept without a bootstrap
+}
+
+// Kept Grams (accumulator.h keep_grams, row_cka; backend.h keep_rows, row_products): a layer's CKA with
+// itself at another time over the same samples equals the diagonal of the cross-model matrix of the two
+// times (on the CPU the same float64 rows through another product: 1e-12; on a GPU float64 row dots against
+// the chunked float32 products: the cross-model tolerance), bitwise equal rows give exactly 1, rows kept
+// through layer groups are those of one group (the Grams do not depend on the grouping: exact on the CPU,
+// `shape` on a GPU), and the rows and their CKA match the CPU backend's.
+TEST_P(CkaOnDevice, KeptGramsGiveEachLayersCkaAcrossTimes) {
+  const int64_t n = 40;
+  const Tensor x0 = gaussian({n, 12}, 80), x1 = gaussian({n, 7}, 81), x2 = gaussian({n, 20}, 82);
+  Tensor y0 = x0.clone(), y1 = gaussian({n, 7}, 83);
+  for (int64_t i = 0; i < y0.numel(); ++i) y0.data<float>()[i] += 0.3f * y1.data<float>()[i % y1.numel()];
+  const std::vector<Tensor> before = {x0, x1, x2, gaussian({n, 3}, 84)}, after = {y0, y1, x2, before[3]};
+  const std::vector<std::string> names = {"l0", "l1", "l2", "extra"}, kept_names = {"l0", "l1", "l2"};
+  auto kept = [&](const cka::CkaOptions& o, const std::vector<Tensor>& layers, cka::MinibatchCka* keep_acc) {
+    cka::MinibatchCka acc(names, {}, o);
+    acc.keep_grams(3);
+    EXPECT_FALSE(acc.kept_grams().defined());
+    std::vector<Tensor> on;
+    for (const Tensor& t : layers) on.push_back(t.to(o.device));
+    acc.add_batch(on);
+    if (keep_acc) *keep_acc = std::move(acc);
+    return keep_acc ? keep_acc->kept_grams() : acc.kept_grams();
+  };
+  for (cka::Estimator e : kCkaEstimators) {
+    SCOPED_TRACE(cka::estimator_name(e));
+    const cka::CkaOptions o = options(e);
+    cka::MinibatchCka acc({"unused"}, {}, o);
+    const Tensor a = kept(o, before, &acc), b = kept(o, after, nullptr);
+    ASSERT_EQ(a.shape(), (Shape{3, cka::packed_size(n, e)}));
+    const std::vector<double> across = acc.row_cka(b, a);
+    cka::MinibatchCka cross(kept_names, kept_names, o);
+    std::vector<Tensor> ya = {y0.to(o.device), y1.to(o.device), x2.to(o.device)},
+                        xb = {x0.to(o.device), x1.to(o.device), x2.to(o.device)};
+    cross.add_batch(ya, &xb);
+    const Tensor want = cross.result().matrix;
+    for (int64_t l = 0; l < 3; ++l) EXPECT_NEAR(across[l], at(want, l, l), GetParam().joint) << l;
+    EXPECT_LT(across[0], 0.99);  // the layers that changed are not 1
+    EXPECT_EQ(across[2], 1.0);   // x2 did not change: bitwise equal rows
+    for (const double v : acc.row_cka(a, a)) EXPECT_EQ(v, 1.0);
+    for (const double v : acc.row_cka(a, a.to(Device::cpu()).to_dtype(DType::F64))) EXPECT_EQ(v, 1.0);
+    // A budget of one Gram row at a time: every layer in a group of its own, the same rows kept.
+    const cka::CkaOptions small = options(e, cka::Kernel::Linear, acc.gram_row_bytes(n));
+    for (const double v : acc.row_cka(kept(small, before, nullptr), a)) EXPECT_NEAR(v, 1.0, GetParam().shape);
+    // The CPU's rows and CKA across times.
+    const Tensor ca = kept(on_cpu(o), before, nullptr), cb = kept(on_cpu(o), after, nullptr);
+    for (const double v : acc.row_cka(a, ca)) EXPECT_NEAR(v, 1.0, GetParam().cpu);
+    cka::MinibatchCka cpu_acc({"unused"}, {}, on_cpu(o));
+    const std::vector<double> cpu_across = cpu_acc.row_cka(cb, ca);
+    for (size_t l = 0; l < 3; ++l) EXPECT_NEAR(across[l], cpu_across[l], GetParam().cpu) << l;
+    EXPECT_THROW(
+        acc.row_cka(a, b.to(Device::cpu()).to_dtype(DType::F64).reshape({1, 3 * cka::packed_size(n, e)})),
+        Error);
+  }
+  cka::MinibatchCka two({"a"}, {"b"}, options(cka::Estimator::Unbiased));
+  EXPECT_THROW(two.keep_grams(1), Error);  // one model only
 }
 
 }  // namespace biascka::test

@@ -492,6 +492,16 @@ TEST(CkaCudaKernels, HsicBookkeeping) {
     for (int64_t j = 0; j < 5; ++j) want += double(p[r * 6 + j]) * p[r * 6 + j];
     EXPECT_DOUBLE_EQ(dh.data<double>()[r], 2.0 * want);
   }
+  // Rows of two operands with other strides (the CKA of a layer at two times): rows of p (stride 6) against
+  // rows of p shifted by one (stride 7, an overlapping view).
+  kernels::cka_row_products(pd.data<float>(), 6, pd.data<float>() + 1, 7, 2, 5, 0.5, dots.data<double>(),
+                            cuda::stream(0));
+  const Tensor ph = dots.to(Device::cpu());
+  for (int64_t r = 0; r < 2; ++r) {
+    double want = 0;
+    for (int64_t j = 0; j < 5; ++j) want += double(p[r * 6 + j]) * p[1 + r * 7 + j];
+    EXPECT_DOUBLE_EQ(ph.data<double>()[r], 0.5 * want);
+  }
   Tensor acc = Tensor::full({3}, 1.0, DType::F64, kGpu);
   kernels::cka_accumulate(acc.data<double>(), out.data<double>() + 2, 3, 7, cuda::stream(0));  // a diagonal
   const Tensor ah = acc.to(Device::cpu());

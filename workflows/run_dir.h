@@ -7,6 +7,7 @@
 //   best.safetensors  the model at the best validation accuracy (checkpoint.h)
 //   last.safetensors  model + Adam + loop state, written at each epoch's end and on an interrupt
 //   summary.json      written once the run ends: status "finished" or "diverged"
+//   cka/, cka_over_training.png   with --cka-every: the CKA over training (cka_over_training.h)
 //
 // The folder's lock (run_lock.h) is taken by train() (or reproduce) before a RunDir works in it.
 #include <cstdint>

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <regex>
 #include <type_traits>
 #include <vector>
 
@@ -117,6 +118,15 @@ void check_normalization_name(const std::string& name, const std::string& value)
 
 void check_device_name(const std::string& name, const std::string& value) { parse_device(name, value); }
 
+void check_cka_layers(const std::string& name, const std::string& value) {
+  if (value == "all" || value == "modules" || value == "torch_cka") return;
+  try {
+    const std::regex re(value, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    fail(name, " ", value, ": not all, modules, torch_cka or a valid regular expression (", e.what(), ")");
+  }
+}
+
 const TrainField* find_train_field(std::string_view key) {
   static const std::vector<TrainField> fields = [] {
     std::vector<TrainField> all;
@@ -145,7 +155,11 @@ nlohmann::json TrainOptions::to_json() const {
 TrainOptions TrainOptions::from_json(const nlohmann::json& j, const std::string& file) {
   const JsonFields f(j, file);
   TrainOptions o;
-  for_each_train_field([&](const TrainField& field, auto& value) { read_field(f, field, value); }, o);
+  for_each_train_field(
+      [&](const TrainField& field, auto& value) {
+        if (!field.default_when_absent || j.contains(field.key)) read_field(f, field, value);
+      },
+      o);
   return o;
 }
 

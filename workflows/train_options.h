@@ -39,6 +39,11 @@ struct TrainOptions : TrainProtocol {
   std::string stem = "imagenet";  // imagenet (7x7/2 + max-pool, torchvision's) | cifar (3x3/1)
   std::string normalization;      // "" = from the folder name (cmnist, cifar10c, bffhq)
   int image_size = 0;             // 0 = native (bffhq: 224)
+  // CKA during training (cka_over_training.h): every cka_every epochs (0: off) over the first cka_samples
+  // validation images, the layers cka_layers selects (`biascka cka --layers`' rules).
+  int64_t cka_every = 0;
+  int64_t cka_samples = 512;
+  std::string cka_layers = "all";
   // Not run-defining (not in settings.json): how this process runs it.
   int workers = 0;                    // loader threads (0 = cores)
   bool cuda_graph = true;             // capture the GPU step once shapes are fixed
@@ -73,7 +78,12 @@ struct TrainField {
   Number number = Number::Finite;
   // Throws "NAME VALUE: PROBLEM" when the text is not a valid value (nullptr: any text).
   void (*check_text)(const std::string& name, const std::string& value) = nullptr;
+  // A field added after runs were made: a settings.json without it reads as the default (what those runs
+  // did), not as an error.
+  bool default_when_absent = false;
 };
+
+inline constexpr int64_t kMaxEpochs = 1000000;  // --epochs, --patience, --cka-every
 
 // "--max-train" for the key "max_train".
 std::string option_name(std::string_view key);
@@ -82,7 +92,7 @@ std::string option_name(std::string_view key);
 // visit(field, value...) with the field's value in each of `p...` (one object, or a pair to copy between).
 template <class Visit, class... Protocol>
 void for_each_protocol_field(Visit&& visit, Protocol&... p) {
-  constexpr int64_t kMaxEpochs = 1000000, kMaxSamples = INT64_MAX;
+  constexpr int64_t kMaxSamples = INT64_MAX;
   visit(TrainField{.key = "epochs", .on_resume = OnResume::Editable, .lo = 1, .hi = kMaxEpochs}, p.epochs...);
   visit(TrainField{.key = "patience", .on_resume = OnResume::Editable, .lo = 1, .hi = kMaxEpochs},
         p.patience...);
@@ -99,12 +109,14 @@ void check_loss_name(const std::string& name, const std::string& value);
 void check_stem_name(const std::string& name, const std::string& value);
 void check_normalization_name(const std::string& name, const std::string& value);
 void check_device_name(const std::string& name, const std::string& value);
+void check_cka_layers(const std::string& name, const std::string& value);  // a keyword or a valid regex
 
 // Every run-defining field of TrainOptions (const or not): visit(const TrainField&, value&...), with the
 // field's value in each of `o...`.
 template <class Visit, class... Options>
 void for_each_train_field(Visit&& visit, Options&... o) {
   using N = TrainField::Number;
+  constexpr int64_t kMaxCkaSamples = 16384;
   visit(TrainField{.key = "data", .on_resume = OnResume::Editable}, o.data...);
   visit(TrainField{.key = "loss", .check_text = check_loss_name}, o.loss...);
   visit(TrainField{.key = "sos_alpha", .number = N::Positive}, o.objective_params.sos_alpha...);
@@ -119,6 +131,16 @@ void for_each_train_field(Visit&& visit, Options&... o) {
         o.image_size...);
   visit(TrainField{.key = "device", .on_resume = OnResume::FromCommand, .check_text = check_device_name},
         o.device...);
+  visit(TrainField{.key = "cka_every", .hi = kMaxEpochs, .why = "0: off", .default_when_absent = true},
+        o.cka_every...);
+  visit(TrainField{.key = "cka_samples",
+                   .lo = 4,
+                   .hi = kMaxCkaSamples,
+                   .why = "the unbiased CKA needs at least 4 samples; the Grams grow as N^2",
+                   .default_when_absent = true},
+        o.cka_samples...);
+  visit(TrainField{.key = "cka_layers", .check_text = check_cka_layers, .default_when_absent = true},
+        o.cka_layers...);
 }
 
 // The field `key` of the list (nullptr when there is none).

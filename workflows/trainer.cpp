@@ -118,6 +118,8 @@ Trainer::Trainer(TrainOptions o, bool resume)
     model_->set_dropout_state(state_.dropout_seed, state_.dropout_offset);
   }
   metrics_ = dir_.read_metrics(state_.epoch);
+  if (o_.cka_every > 0)
+    cka_.emplace(o_, valid_split_, model_->layer_names(), dir_.folder(), state_.epoch, resume);
   meta_ = {{"loss", o_.loss}, {"settings", o_.to_json().dump()}, {"biascka", "0.1.0"}};
 }
 
@@ -132,12 +134,15 @@ TrainOutcome Trainer::run() {
   // From here on there is a checkpoint to write: a signal is deferred until the next step saves it.
   DeferInterrupts defer;
   TrainStep stepper(*model_, *opt_, objective_, o_.objective_params, o_.cuda_graph);
+  // The CKA at initialisation, or one that a run killed after its checkpoint did not write.
+  if (cka_ && state_.step_in_epoch == 0 && cka_->due(state_.epoch)) cka_->evaluate(*model_, state_.epoch);
   for (int64_t epoch = state_.epoch; epoch < o_.epochs && state_.bad_epochs < o_.patience; ++epoch) {
     EpochWork work;
     const EpochEnd end = train_steps(epoch, stepper, &work);
     if (end == EpochEnd::Diverged) return diverged();
     if (end == EpochEnd::Interrupted) return interrupted;
     finish_epoch(epoch, work);
+    if (cka_ && cka_->due(epoch + 1)) cka_->evaluate(*model_, epoch + 1);  // last.safetensors holds epoch + 1
     if (stop_requested()) {  // last.safetensors is this epoch's end
       note(o_.progress, "interrupted after epoch " + std::to_string(epoch + 1) + "; saved " + dir_.last() +
                             " (continue with --resume " + dir_.folder() + ")");

@@ -1,7 +1,8 @@
 #pragma once
 // One training run in a locked run folder (run_dir.h): the data, the model, Adam and the loop state; the
-// epochs (each with its validation, checkpoints and metrics line) and the final evaluation of the best
-// checkpoint. How the run ended is the status it returns; summary.json records it for the user.
+// epochs (each with its validation, checkpoints and metrics line, and with --cka-every the CKA over training
+// after it: cka_over_training.h) and the final evaluation of the best checkpoint. How the run ended is the
+// status it returns; summary.json records it for the user.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "losses/objectives.h"
 #include "models/resnet18.h"
 #include "workflows/checkpoint.h"
+#include "workflows/cka_over_training.h"
 #include "workflows/evaluate.h"
 #include "workflows/run_dir.h"
 #include "workflows/train_step.h"
@@ -84,6 +86,7 @@ class Trainer {
   nlohmann::json settings_;
   std::optional<ResNet18> model_;
   std::optional<Adam> opt_;
+  std::optional<TrainingCka> cka_;  // --cka-every > 0
   RunState state_;
   std::vector<nlohmann::json> metrics_;
   Metadata meta_;

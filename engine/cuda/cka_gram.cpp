@@ -148,6 +148,11 @@ void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double sc
   guard([&] { kernels::cka_row_dots(g, rows, m, ld, scale, out, stream); });
 }
 
+void cka_row_products(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t rows, int64_t m,
+                      double scale, double* out, cudaStream_t stream) {
+  guard([&] { kernels::cka_row_products(a, lda, b, ldb, rows, m, scale, out, stream); });
+}
+
 void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t stream) {
   guard([&] { kernels::cka_accumulate(dst, src, count, src_stride, stream); });
 }

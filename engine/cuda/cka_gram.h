@@ -71,6 +71,10 @@ void cka_record_products(const float* p, int64_t chunks, int64_t ca, int64_t cb,
 // out[r] = scale * sum_j g[r * ld + j]^2 over j < m, in float64.
 void cka_row_dots(const float* g, int64_t rows, int64_t m, int64_t ld, double scale, double* out,
                   cudaStream_t stream);
+// out[r] = scale * sum_j a[r * lda + j] * b[r * ldb + j] over j < m, in float64: the CKA of a layer's Grams
+// at two times (b == a: cka_row_dots bit for bit).
+void cka_row_products(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t rows, int64_t m,
+                      double scale, double* out, cudaStream_t stream);
 // dst[i] += src[i * src_stride] for i < count.
 void cka_accumulate(double* dst, const double* src, int64_t count, int64_t src_stride, cudaStream_t stream);
 
