@@ -290,6 +290,9 @@ void TrainingCka::write_figure() const {
     spec.width = chart_w;
     spec.height = chart_h;
     spec.integer_x = true;
+    // The same epochs on every panel (the first evaluation has no previous one).
+    spec.x_min = static_cast<double>(line_epoch(lines_.front()));
+    spec.x_max = std::max(spec.x_min + 1, static_cast<double>(line_epoch(lines_.back())));
     int stage = 0;
     for (int64_t i = 0; i < l; ++i) {
       const bool first =
