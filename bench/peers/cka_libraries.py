@@ -22,12 +22,12 @@ What each library computes, read from its source (and what this script measures)
 - ckatorch 1.0.3 (ckatorch/core.py, hsic.py, cka.py): `cka_batch(x, y)` takes [batches, n, d], casts to
   float64 and returns sum_b HSIC1(K_b, L_b) / sqrt(sum_b HSIC1(K_b, K_b) sum_b HSIC1(L_b, L_b)): Nguyen et
   al.'s minibatch CKA in float64 (equal batches only: they are stacked). Its model-level `CKA` class hands
-  each hooked output to cka_batch as it is, so (a) a 4-D conv output or a 2-D fc output fails in torch.bmm
-  (no ResNet18 layer is 3-D), and (b) `cka_epoch[i, j] = cka_batch(x, y)` assigns per batch instead of
-  adding: the result is the last batch's CKA alone, and the first axis of a 3-D output is taken as the
-  batches (tokens as samples). Measured here: the class on the model (the error), the class on 3-D views
-  [1, n, d] of the same outputs (equals the last batch alone), and cka_batch on the stacked batches (the
-  minibatch CKA, compared with biascka).
+  each hooked output to cka_batch as it is, so (a) a 4-D conv output fails in torch.bmm and a 2-D fc
+  output in transpose(1, 2) (no ResNet18 layer is 3-D), and (b) `cka_epoch[i, j] = cka_batch(x, y)`
+  assigns per batch instead of adding: the result is the last batch's CKA alone, and the first axis of a
+  3-D output is taken as the batches (tokens as samples). Measured here: the class on the model (the
+  error), the class on 3-D views [1, n, d] of the same outputs (equals the last batch alone), and cka_batch
+  on the stacked batches (the minibatch CKA, compared with biascka).
 - biascka (cka/accumulator.h): per batch the features centred (float64 means), the Gram in float32
   (ssyrk), U-centring in float64, every pair from one float64 product, float64 sums over batches; HSIC1
   with --estimator unbiased (the default), HSIC0 with biased. No clamping: NaN for a zero-variance layer.
@@ -38,11 +38,11 @@ Comparisons (every matrix against biascka's, max and mean |difference| over all 
 - `common`: a layer set every library can hook (52 module outputs of a model whose ReLUs are not in place:
   conv1 bn1 relu maxpool, per block conv1 bn1 conv2 bn2 [downsample.0 downsample.1] and the block itself =
   our relu2, avgpool, fc; a hook on bn2 holds our `add`, since torchvision's `out += identity` writes into
-  the stored tensor whatever the ReLUs do), each library against (e2e) `biascka cka --checkpoint --layers REGEX` (its own
-  forward pass in our engine) and (same activations) `biascka cka --activations` on the outputs PyTorch
-  computed, which leaves only the arithmetic; and once more with torch's default dtype float64 (the
-  libraries' arithmetic in float64, model and images double) against biascka on those float64 activations:
-  what remains is the formula.
+  the stored tensor whatever the ReLUs do), each library against (e2e) `biascka cka --checkpoint --layers
+  REGEX` (its own forward pass in our engine) and (same activations) `biascka cka --activations` on the
+  outputs PyTorch computed, which leaves only the arithmetic; and once more with torch's default dtype
+  float64 (the libraries' arithmetic in float64, model and images double) against biascka on those float64
+  activations: what remains is the formula.
 Inputs: the images of --data (or --images of --subset-of, every k-th file copied into OUT) in biascka's
 order (sorted by path), decoded and normalised as its loader does (cmnist/unit: v/255; cifar10c: CIFAR-10
 mean/std; no resizing, so not bffhq), batches of --batch in that order (no shuffling). Checked here: the
@@ -249,7 +249,7 @@ def quiet():
 def run_torch_cka(model, x, batch, layers):
     """torch-cka 0.21: (matrix, row names as its feature keys, seconds). `layers` None: every module."""
     from torch_cka import CKA
-    log(f"torch-cka on {len(layers) if layers else 'every'} modules, {next(model.parameters()).dtype}")
+    log(f"torch-cka on {f'{len(layers)} modules' if layers else 'every module'}, {next(model.parameters()).dtype}")
     with quiet():
         t0 = time.perf_counter()
         c = CKA(model, model, model1_name="a", model2_name="b", model1_layers=layers, model2_layers=layers)
@@ -408,7 +408,8 @@ def main():
     res = {"versions": {"python": sys.version.split()[0], "torch": torch.__version__,
                         "torchvision": torchvision.__version__,
                         **{p: version(p) for p in PINNED}},
-           "settings": {"biascka": a.biascka, "checkpoint": a.checkpoint, "split": split, "images": len(x), "repeats": a.repeats,
+           "settings": {"biascka": a.biascka, "checkpoint": a.checkpoint, "split": split, "images": len(x),
+                        "repeats": a.repeats,
                         "image_shape": list(x.shape[1:]), "batch": a.batch, "threads": a.threads,
                         "cpu": "CPU, torch.set_num_threads and OMP/OPENBLAS_NUM_THREADS = threads",
                         "cores": os.cpu_count(), "load_average_at_start": os.getloadavg()[0]},
@@ -452,13 +453,14 @@ def main():
         a.repeats, lambda: timed(lambda: activations(tapped, modules, x, a.batch)))
     res["checks"]["cancellation_ratio"] = cancellation(acts32, a.batch)
     acts32 = [acts32[m] for m in modules]
-    same_b = biascka_on(exe, a, "acts32", acts32, pairs, ours)
-    last_b = biascka_on(exe, a, "acts32-last-batch", acts32, pairs, ours,
+    same_b, res["seconds"]["biascka cka --activations, 52 layers (forward not included)"] = biascka_on(
+        exe, a, "acts32", acts32, pairs, ours, repeats=a.repeats)
+    last_b, _ = biascka_on(exe, a, "acts32-last-batch", acts32, pairs, ours,
                         slice(len(x) - (len(x) % a.batch or a.batch), len(x)))
     with default_dtype(torch.float64):
         tapped64, x64 = copy.deepcopy(tapped).double(), x.double()
         acts64, _ = activations(tapped64, modules, x64, a.batch)
-        same64_b = biascka_on(exe, a, "acts64", [acts64[m] for m in modules], pairs, ours)
+        same64_b, _ = biascka_on(exe, a, "acts64", [acts64[m] for m in modules], pairs, ours)
         t64, _, _ = run_torch_cka(copy.deepcopy(tapped64), x64, a.batch, modules)
         p64, _ = run_pytorch_cka(copy.deepcopy(tapped64), x64, a.batch, modules)
         del acts64
@@ -489,7 +491,8 @@ def main():
         cmp["common: ckatorch cka_batch"] = {"layers": len(modules),
                                              "float64 vs e2e": diff(c_common, common_b, ours, TOL_FLOAT64),
                                              "float64 vs same activations": diff(c_common, same_b, ours, TOL_FLOAT64),
-                                             "float64 vs e2e --estimator biased": diff(c_common, biased_b, ours, expected=biased)}
+                                             "float64 vs e2e --estimator biased":
+                                                 diff(c_common, biased_b, ours, expected=biased)}
     # (float64 arithmetic, kept in a float32 matrix: 6e-8 at most from that.)
     cmp["common: ckatorch CKA class, 3-D views"] = {
         "layers": len(modules),
@@ -537,18 +540,20 @@ def default_dtype(dtype):
         torch.set_default_dtype(before)
 
 
-def biascka_on(exe, a, name, acts, pairs, ours, rows=None):
-    """`biascka cka --activations` on these activations (all rows, or `rows`), in the order of `ours`."""
+def biascka_on(exe, a, name, acts, pairs, ours, rows=None, repeats=1):
+    """`biascka cka --activations` on these activations (all rows, or `rows`), in the order of `ours`:
+    (matrix, the fastest process's seconds of `repeats`)."""
     path = os.path.join(a.out, name + ".safetensors")
     save_activations(path, acts, pairs, rows)
-    m, _, _ = biascka_cka(exe, os.path.join(a.out, "biascka-" + name),
-                          ["--activations", path, "--batch", str(a.batch)], a.threads, ours)
-    return m
+    m, _, dt = best_of(repeats, lambda: biascka_cka(exe, os.path.join(a.out, "biascka-" + name),
+                                                    ["--activations", path, "--batch", str(a.batch)], a.threads, ours))
+    return m, dt
 
 
 def print_table(res):
     s = res["settings"]
-    print(f"\n{s['images']} images {s['image_shape']}, batch {s['batch']}, {s['threads']} threads of {s['cores']} cores "
+    print(f"\n{s['images']} images {s['image_shape']}, batch {s['batch']}, {s['threads']} threads of {s['cores']} "
+          "cores "
           f"(load average {s['load_average_at_start']:.1f} at start, {s['load_average_at_end']:.1f} at end); "
           + ", ".join(f"{k} {v}" for k, v in res["versions"].items()))
     fc = res["checks"]["forward_batch0"]
