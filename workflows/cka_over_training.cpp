@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstddef>
 #include <filesystem>
-#include <unordered_map>
 #include <utility>
 
 #include "cka/accumulator.h"
@@ -22,6 +21,7 @@
 #include "plot/heatmap.h"
 #include "plot/line_chart.h"
 #include "workflows/json_file.h"
+#include "workflows/layer_capture.h"
 #include "workflows/progress.h"
 #include "workflows/split_loader.h"
 
@@ -62,18 +62,6 @@ std::vector<double> doubles(const nlohmann::json& line, const char* key, const c
   return out;
 }
 
-class EvalMode {  // eval mode for the evaluation, the previous mode afterwards
- public:
-  explicit EvalMode(ResNet18& m) : m_(m), was_(m.training()) { m_.eval(); }
-  ~EvalMode() { m_.train(was_); }
-  EvalMode(const EvalMode&) = delete;
-  EvalMode& operator=(const EvalMode&) = delete;
-
- private:
-  ResNet18& m_;
-  bool was_;
-};
-
 int64_t line_epoch(const nlohmann::json& line) { return line.at("epoch").get<int64_t>(); }
 
 }  // namespace
@@ -96,27 +84,14 @@ ProbeCka probe_cka(ResNet18& model, data::Loader& probes, const std::string& lay
   co.device = model.device();  // the Grams where the activations are
   cka::MinibatchCka acc(names, {}, co);
   acc.keep_grams(static_cast<int64_t>(layers.size()));
-  const EvalMode mode(model);
+  const EvalModeGuard mode(&model);
   NoGrad no_grad;
   probes.start_epoch(0);
   data::Batch b;
   BIASCKA_CHECK(probes.next(b), probes.split().dir, ": no CKA probe images");
-  // A layer selected more than once (--cka-layers torch_cka) gets the same tensor at each position.
-  std::unordered_map<std::string, std::vector<size_t>> index;
-  for (size_t i = 0; i < layers.size(); ++i) index[layers[i]].push_back(i);
-  std::vector<Tensor> acts(names.size());
   BatchStager stager(model.device());
-  model.forward(stager.stage(b.images), [&](const std::string& name, const Tensor& t) {
-    if (const auto it = index.find(name); it != index.end())
-      for (const size_t i : it->second) acts[i] = t;
-  });
-  for (size_t i = 0; i < layers.size(); ++i)
-    BIASCKA_CHECK(acts[i].defined(), "CKA: layer '", layers[i], "' produced no output in the forward pass");
-  for (size_t p = 0; p < kProbes.size(); ++p)
-    acts[layers.size() + p] =
-        cka::one_hot(kProbes[p] == "target" ? b.targets : b.biases, probes.split().num_classes,
-                     probes.split().dir + ": " + kProbes[p] + " labels")
-            .to(acc.device());
+  std::vector<Tensor> acts = capture_layers(model, stager.stage(b.images), layers, false);
+  for (Tensor& y : probe_activations(b, kProbes, probes.split(), acc.device())) acts.push_back(std::move(y));
   acc.add_batch(acts);
   ProbeCka out;
   out.report = cka::make_report(acc, b.size(), false);
