@@ -3,6 +3,7 @@
 // per cell and seed, resumable at any moment; then the tables, figures and report from the runs' files.
 //
 //   OUT/runs/{dataset}/{loss}/seed{k}/   a `biascka train` run folder (+ cka/, every seed)
+//   OUT/compare/{dataset}/                one `compare` pass over the dataset's runs (reproduce_compare.h)
 //   OUT/table.{md,csv,json}, OUT/figure1.png, OUT/cka_seed_std.png, OUT/curves.png, OUT/report.md
 #include <cstdint>
 #include <string>
