@@ -1,5 +1,7 @@
 #include "apps/cka_cli.h"
 
+#include <cstddef>
+
 #include "apps/common.h"
 #include "cka/estimator.h"
 #include "cka/probes.h"

@@ -9,6 +9,7 @@
 // needed again runs again (the memory stays bounded, the result is the same). On a GPU the accumulator keeps
 // the activations of the layers it is still reading (the batch's group) until its side stream is done with
 // them.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,5 +1,7 @@
 #include "workflows/reproduce_compare.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <utility>
