@@ -160,6 +160,9 @@ void write_compare(std::ostringstream& md, const std::vector<std::string>& dirs,
          << num(st.between, "%.3f") << " | "
          << (st.lowest_pair.empty() ? std::string("-") : st.lowest_pair + " (" + num(st.lowest, "%.3f") + ")")
          << " |\n";
+    bool floor = false;
+    for (const CompareStageSummary& st : s.stages) floor = floor || std::isfinite(st.floor);
+    if (!floor) md << "\nNo seed noise floor: every objective has one seed here (two or more give one).\n";
     md << "\n";
   }
 }
