@@ -5,7 +5,6 @@
 #include "apps/common.h"
 #include "cka/estimator.h"
 #include "cka/probes.h"
-#include "data/subset.h"
 #include "engine/device.h"
 #include "engine/error.h"
 #include "models/torch_cka_axis.h"

@@ -170,8 +170,11 @@ CompareSummary compare_summary_from_json(const nlohmann::json& j, const std::str
   return s;
 }
 
-bool write_compare_figure(const std::string& path, const CompareResult& r, const std::string& title) {
-  const std::vector<cka::StageSimilarity> stages = cka::stage_similarity(r.groups, r.layers);
+namespace {
+
+// compare.png from the stage means already computed for compare.json.
+bool write_figure(const std::string& path, const CompareResult& r,
+                  const std::vector<cka::StageSimilarity>& stages, const std::string& title) {
   const auto ng = static_cast<int64_t>(r.groups.groups.size());
   if (stages.empty() || ng == 0) return false;
   std::vector<plot::Canvas> panels;
@@ -237,6 +240,8 @@ bool write_compare_figure(const std::string& path, const CompareResult& r, const
   return true;
 }
 
+}  // namespace
+
 std::vector<std::string> write_compare_outputs(const std::string& dir, const CompareResult& r,
                                                const std::vector<std::pair<size_t, size_t>>& pairs,
                                                bool own_reports) {
@@ -259,9 +264,9 @@ std::vector<std::string> write_compare_outputs(const std::string& dir, const Com
   write_npy((d / "compare.npy").string(), r.layer_models);
   write_npy((d / "compare_full.npy").string(), r.stacked.matrix.to_dtype(DType::F64));
   written.insert(written.end(), {"compare.json", "compare.csv", "compare.npy", "compare_full.npy"});
-  if (write_compare_figure((d / "compare.png").string(), r,
-                           "CKA between models, layer by layer: " + std::to_string(r.models.size()) +
-                               " models in " + std::to_string(r.groups.groups.size()) + " groups"))
+  if (write_figure((d / "compare.png").string(), r, stages,
+                   "CKA between models, layer by layer: " + std::to_string(r.models.size()) + " models in " +
+                       std::to_string(r.groups.groups.size()) + " groups"))
     written.push_back("compare.png");
   return written;
 }

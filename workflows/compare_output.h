@@ -47,7 +47,4 @@ struct CompareSummary {
 };
 CompareSummary compare_summary_from_json(const nlohmann::json& j, const std::string& path);
 
-// compare.png alone (reproduce puts one per dataset in its report). False when there is nothing to draw.
-bool write_compare_figure(const std::string& path, const CompareResult& r, const std::string& title);
-
 }  // namespace biascka::workflows
